@@ -1,0 +1,98 @@
+//! The three roles a plugin may provide, each a `#[sabi_trait]` trait object, each replaceable
+//! on its own:
+//!
+//! 1. [`KeySelector`]: pick one provider key for a request.
+//! 2. [`VirtualKeyAuthorizer`]: admit or deny a request by its virtual key.
+//! 3. [`UsageEnforcer`]: reserve, settle and release budget and rate-limit usage.
+//!
+//! Every method is called with the instance shared by many threads. No method may panic across
+//! the boundary: implementations wrap their bodies in [`crate::guard::PanicGuard::run`], which
+//! turns a panic into [`ErrorCode::PLUGIN_PANICKED`](super::ErrorCode) and poisons the instance.
+//!
+//! **State for hot swaps.** `export_state` returns the instance's mutable state (counters,
+//! windows, reservations) as JSON text and *retires* the instance: from then on its mutating
+//! calls answer [`ErrorCode::INSTANCE_RETIRED`](super::ErrorCode), which is retryable, so the
+//! host re-reads its slot and calls the new instance. `import_state` loads such a text into a
+//! fresh instance before it is published. JSON is used here and at construction only, never per
+//! request.
+
+// Scoped allowances for the `#[sabi_trait]` expansion in this module, and nothing else here:
+// it defines trait impls inside a const item (non_local_definitions), and its generated vtable
+// shims and `Send`/`Sync` impls are `unsafe` code written by abi_stable, not by us.
+#![allow(non_local_definitions, unsafe_code)]
+
+use abi_stable::{
+    sabi_trait,
+    std_types::{RBox, RResult, RStr, RString},
+};
+
+use super::{
+    Admission, AuthorizeRequest, KeyChoice, KeywardError, Reservation, ReserveRequest,
+    SelectRequest, Settlement, Usage,
+};
+
+/// Key selection: given provider, model, request kind, an optional pinned key, an optional
+/// allow-list and the keys that already failed, pick one provider key.
+#[sabi_trait]
+pub trait KeySelector: Send + Sync {
+    /// Picks a key. Runs on every request (and again on every retry), so it must not allocate,
+    /// lock or serialize. The choice borrows from the instance (whose configuration never
+    /// changes: a reconfiguration builds a new instance) and from the request.
+    fn select<'a>(&'a self, request: &SelectRequest<'a>) -> RResult<KeyChoice<'a>, KeywardError>;
+
+    /// Exports the mutable selection state (e.g. round-robin cursors) as JSON and retires the
+    /// instance. A stateless selector returns `"null"`.
+    fn export_state(&self) -> RResult<RString, KeywardError>;
+
+    /// Imports state exported by a previous instance (possibly another plugin or version: an
+    /// unknown shape is ignored, not an error, when the state is only an optimization).
+    #[sabi(last_prefix_field)]
+    fn import_state(&self, state: RStr<'_>) -> RResult<(), KeywardError>;
+}
+
+/// Virtual-key authorization: find the virtual key in the headers and admit the request with a
+/// decision, or deny it with a status, an error type, a message and an optional retry-after.
+#[sabi_trait]
+pub trait VirtualKeyAuthorizer: Send + Sync {
+    /// Authorizes one request. Runs on every request: no allocation on the admit path.
+    fn authorize<'a>(
+        &'a self,
+        request: &AuthorizeRequest<'a>,
+    ) -> RResult<Admission<'a>, KeywardError>;
+
+    /// Exports mutable state (if any) as JSON and retires the instance.
+    fn export_state(&self) -> RResult<RString, KeywardError>;
+
+    /// Imports state exported by a previous instance.
+    #[sabi(last_prefix_field)]
+    fn import_state(&self, state: RStr<'_>) -> RResult<(), KeywardError>;
+}
+
+/// Budget and rate-limit enforcement: reserve before the upstream call, settle with the actual
+/// usage after it, release when it failed or was cancelled.
+#[sabi_trait]
+pub trait UsageEnforcer: Send + Sync {
+    /// Reserves a request slot and the estimated tokens and cost at every level, atomically, or
+    /// denies with 429 (`request_limited`, `token_limited`) or 402 (`budget_exceeded`).
+    fn reserve(&self, request: &ReserveRequest<'_>) -> RResult<Reservation, KeywardError>;
+
+    /// Replaces the reservation's estimate with the actual usage. Idempotent per request id.
+    fn settle(&self, request_id: u64, usage: &Usage) -> RResult<Settlement, KeywardError>;
+
+    /// Returns the reservation (the request failed or was cancelled). Idempotent per request id.
+    fn release(&self, request_id: u64) -> RResult<Settlement, KeywardError>;
+
+    /// Exports counters, windows and open reservations as JSON and retires the instance.
+    fn export_state(&self) -> RResult<RString, KeywardError>;
+
+    /// Imports state exported by a previous instance, open reservations included.
+    #[sabi(last_prefix_field)]
+    fn import_state(&self, state: RStr<'_>) -> RResult<(), KeywardError>;
+}
+
+/// A boxed key selector as it crosses the ABI.
+pub type KeySelectorBox = KeySelector_TO<'static, RBox<()>>;
+/// A boxed authorizer as it crosses the ABI.
+pub type AuthorizerBox = VirtualKeyAuthorizer_TO<'static, RBox<()>>;
+/// A boxed enforcer as it crosses the ABI.
+pub type EnforcerBox = UsageEnforcer_TO<'static, RBox<()>>;

@@ -1,0 +1,121 @@
+//! The root module every plugin exports: a prefix type, so fields are only ever appended (after
+//! the `#[sabi(last_prefix_field)]` one) and an older host still loads a newer plugin.
+//!
+//! A plugin declares it with `#[export_root_module]`; see `plugins/testing/panicking` for the
+//! smallest complete plugin and `docs/abi.md` for the evolution rules.
+
+use abi_stable::{
+    StableAbi, declare_root_module_statics,
+    library::RootModule,
+    package_version_strings,
+    sabi_types::VersionStrings,
+    std_types::{ROption, RResult, RStr},
+};
+
+use super::{AuthorizerBox, EnforcerBox, HostHandle, KeySelectorBox, KeywardError};
+
+/// A set of roles, as bits.
+#[repr(transparent)]
+#[derive(StableAbi, Copy, Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct RoleMask(pub u32);
+
+impl RoleMask {
+    /// No role.
+    pub const NONE: Self = Self(0);
+    /// [`KeySelector`](super::KeySelector).
+    pub const KEY_SELECTION: Self = Self(1);
+    /// [`VirtualKeyAuthorizer`](super::VirtualKeyAuthorizer).
+    pub const AUTHORIZATION: Self = Self(1 << 1);
+    /// [`UsageEnforcer`](super::UsageEnforcer).
+    pub const ENFORCEMENT: Self = Self(1 << 2);
+
+    /// Both roles.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether every role of `other` is in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The role names, for messages (`key_selection`, `authorization`, `enforcement`).
+    pub fn names(self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        for (role, name) in [
+            (Self::KEY_SELECTION, "key_selection"),
+            (Self::AUTHORIZATION, "authorization"),
+            (Self::ENFORCEMENT, "enforcement"),
+        ] {
+            if self.contains(role) {
+                names.push(name);
+            }
+        }
+        names
+    }
+}
+
+/// What a plugin says about itself, without constructing anything.
+#[repr(C)]
+#[derive(StableAbi, Copy, Clone, Debug)]
+pub struct PluginInfo {
+    /// The plugin's name, e.g. `weighted-key-selector`.
+    pub name: RStr<'static>,
+    /// The plugin's own version.
+    pub version: RStr<'static>,
+    /// The roles it can provide.
+    pub roles: RoleMask,
+    /// One line on what it does.
+    pub description: RStr<'static>,
+}
+
+/// The role instances built by one [`PluginMod::instantiate`] call. Roles built together share
+/// state (the governance plugin's authorizer and enforcer see the same counters).
+#[repr(C)]
+#[derive(StableAbi)]
+pub struct RoleSet {
+    /// The key selector, if asked for.
+    pub key_selector: ROption<KeySelectorBox>,
+    /// The authorizer, if asked for.
+    pub authorizer: ROption<AuthorizerBox>,
+    /// The enforcer, if asked for.
+    pub enforcer: ROption<EnforcerBox>,
+}
+
+impl RoleSet {
+    /// An empty set.
+    pub fn empty() -> Self {
+        Self {
+            key_selector: ROption::RNone,
+            authorizer: ROption::RNone,
+            enforcer: ROption::RNone,
+        }
+    }
+}
+
+/// The root module of a keyward plugin.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = PluginModRef)))]
+#[sabi(missing_field(panic))]
+pub struct PluginMod {
+    /// Describes the plugin.
+    pub describe: extern "C" fn() -> PluginInfo,
+
+    /// Builds the `roles` asked for from the configuration, given as JSON text. Roles the plugin
+    /// does not provide are an [`ErrorCode::UNSUPPORTED`](super::ErrorCode) error; an invalid
+    /// configuration is [`ErrorCode::INVALID_CONFIG`](super::ErrorCode), naming the field.
+    #[sabi(last_prefix_field)]
+    pub instantiate: extern "C" fn(
+        config_json: RStr<'_>,
+        roles: RoleMask,
+        host: HostHandle,
+    ) -> RResult<RoleSet, KeywardError>,
+}
+
+impl RootModule for PluginModRef {
+    declare_root_module_statics! {PluginModRef}
+    const BASE_NAME: &'static str = "keyward_plugin";
+    const NAME: &'static str = "keyward_plugin";
+    const VERSION_STRINGS: VersionStrings = package_version_strings!();
+}

@@ -1,0 +1,120 @@
+//! Per-request types of the key-selection role: what the host asks ([`SelectRequest`]) and what
+//! the selector answers ([`KeyChoice`]). All borrowed, nothing allocated: a pick through the
+//! ABI copies a few pointers and nothing else.
+
+use abi_stable::{
+    StableAbi,
+    std_types::{ROption, RSlice, RStr},
+};
+
+/// What kind of request is being served. A `u8` newtype, not a Rust enum, so kinds added later
+/// are read safely by older plugins (they fall into "not batch").
+#[repr(transparent)]
+#[derive(StableAbi, Copy, Clone, PartialEq, Eq, Hash, Debug, Default)]
+pub struct RequestKind(pub u8);
+
+impl RequestKind {
+    /// Anything not listed below.
+    pub const OTHER: Self = Self(0);
+    /// `POST /v1/chat/completions`.
+    pub const CHAT_COMPLETION: Self = Self(1);
+    /// `POST /v1/completions`.
+    pub const TEXT_COMPLETION: Self = Self(2);
+    /// `POST /v1/embeddings`.
+    pub const EMBEDDING: Self = Self(3);
+    /// Batch API requests: only keys with `use_for_batch_api` serve them.
+    pub const BATCH: Self = Self(4);
+    /// `POST /v1/responses`.
+    pub const RESPONSES: Self = Self(5);
+    /// Image generation.
+    pub const IMAGE: Self = Self(6);
+    /// Speech and transcription.
+    pub const AUDIO: Self = Self(7);
+
+    /// Whether only batch-enabled keys may serve this request.
+    pub fn is_batch(self) -> bool {
+        self == Self::BATCH
+    }
+}
+
+/// Why a key failed earlier in the same request. A `u8` newtype, like [`RequestKind`].
+#[repr(transparent)]
+#[derive(StableAbi, Copy, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct FailureKind(pub u8);
+
+impl FailureKind {
+    /// Any other failure (connection refused, malformed answer).
+    pub const OTHER: Self = Self(0);
+    /// The upstream answered 429.
+    pub const RATE_LIMITED: Self = Self(1);
+    /// The upstream answered 5xx.
+    pub const SERVER_ERROR: Self = Self(2);
+    /// The upstream answered 401 or 403: the key is excluded for the rest of the request,
+    /// whatever else happens.
+    pub const CREDENTIALS: Self = Self(3);
+    /// The upstream did not answer in time.
+    pub const TIMEOUT: Self = Self(4);
+
+    /// Whether the key may be tried again in the same request once every other candidate
+    /// failed too. Credential failures are final; transient ones are not.
+    pub fn is_transient(self) -> bool {
+        self != Self::CREDENTIALS
+    }
+}
+
+/// A key that already failed in this request.
+#[repr(C)]
+#[derive(StableAbi, Copy, Clone, Debug)]
+pub struct FailedKey<'a> {
+    /// The key's `id`.
+    pub key_id: RStr<'a>,
+    /// Why it failed.
+    pub failure: FailureKind,
+}
+
+/// A key-selection request.
+#[repr(C)]
+#[derive(StableAbi, Copy, Clone, Debug)]
+pub struct SelectRequest<'a> {
+    /// The provider, e.g. `openai`, `azure`.
+    pub provider: RStr<'a>,
+    /// The model the caller sent (without the `provider/` prefix); aliases are resolved by the
+    /// selector and reported in [`KeyChoice::provider_model`].
+    pub model: RStr<'a>,
+    /// The request kind.
+    pub kind: RequestKind,
+    /// A key pinned by the caller, by `id` or by `name`. A pinned key must still be a candidate.
+    pub pinned_key: ROption<RStr<'a>>,
+    /// The key ids a virtual key allows; `RNone` allows every key of the provider.
+    pub allowed_key_ids: ROption<RSlice<'a, RStr<'a>>>,
+    /// Keys that already failed in this request, in the order they failed.
+    pub failed: RSlice<'a, FailedKey<'a>>,
+}
+
+impl<'a> SelectRequest<'a> {
+    /// A request for `provider` and `model` with no pin, no allow-list and no failures.
+    pub fn new(provider: &'a str, model: &'a str, kind: RequestKind) -> Self {
+        Self {
+            provider: RStr::from_str(provider),
+            model: RStr::from_str(model),
+            kind,
+            pinned_key: ROption::RNone,
+            allowed_key_ids: ROption::RNone,
+            failed: RSlice::EMPTY,
+        }
+    }
+}
+
+/// The key a selector chose. Borrowed from the selector instance (whose configuration is
+/// immutable) or from the request.
+#[repr(C)]
+#[derive(StableAbi, Copy, Clone, Debug, PartialEq)]
+pub struct KeyChoice<'a> {
+    /// The chosen key's `id`.
+    pub key_id: RStr<'a>,
+    /// The chosen key's `name`.
+    pub key_name: RStr<'a>,
+    /// The model id to send upstream: the alias or deployment the key maps the requested model
+    /// to, or the requested model itself.
+    pub provider_model: RStr<'a>,
+}

@@ -1,0 +1,119 @@
+//! The plugin side of "panics never cross the ABI".
+//!
+//! Every role method body runs inside [`PanicGuard::run`]: a panic is caught, the instance is
+//! marked poisoned and the call returns [`ErrorCode::PLUGIN_PANICKED`]; every later call returns
+//! [`ErrorCode::PLUGIN_POISONED`] until the host reloads the plugin (fail closed). The guard
+//! also carries the retirement flag that [`export_state`](crate::ffi::KeySelector::export_state)
+//! sets for hot swaps.
+//!
+//! ```
+//! use keyward_plugin_api::{abi_stable::std_types::RResult, ffi::ErrorCode, guard::PanicGuard};
+//!
+//! let guard = PanicGuard::new("example");
+//! let ok: RResult<u32, _> = guard.run(|| RResult::ROk(7));
+//! assert_eq!(ok.unwrap(), 7);
+//! let failed: RResult<u32, _> = guard.run(|| panic!("boom"));
+//! assert_eq!(failed.unwrap_err().code, ErrorCode::PLUGIN_PANICKED);
+//! assert_eq!(guard.run(|| RResult::ROk(7)).unwrap_err().code, ErrorCode::PLUGIN_POISONED);
+//! ```
+
+use std::{
+    panic::{AssertUnwindSafe, catch_unwind},
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use abi_stable::std_types::RResult;
+
+use crate::ffi::{ErrorCode, KeywardError};
+
+/// Catches panics, poisons the instance, and tracks retirement after a state export.
+#[derive(Debug)]
+pub struct PanicGuard {
+    role: &'static str,
+    poisoned: AtomicBool,
+    retired: AtomicBool,
+}
+
+impl PanicGuard {
+    /// A guard for an instance of `role` (used in messages).
+    pub const fn new(role: &'static str) -> Self {
+        Self {
+            role,
+            poisoned: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
+        }
+    }
+
+    /// Runs `body`, turning a panic into a typed error and poisoning the instance.
+    #[inline]
+    pub fn run<T>(
+        &self,
+        body: impl FnOnce() -> RResult<T, KeywardError>,
+    ) -> RResult<T, KeywardError> {
+        if self.poisoned.load(Ordering::Relaxed) {
+            return RResult::RErr(self.poisoned_error());
+        }
+        match catch_unwind(AssertUnwindSafe(body)) {
+            Ok(result) => result,
+            Err(payload) => {
+                self.poisoned.store(true, Ordering::Relaxed);
+                let cause = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string panic payload".to_owned());
+                RResult::RErr(KeywardError::new(
+                    ErrorCode::PLUGIN_PANICKED,
+                    format!(
+                        "the {} plugin panicked ({cause}); it fails closed until reloaded",
+                        self.role
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Like [`run`](Self::run), but also refuses with [`ErrorCode::INSTANCE_RETIRED`] once the
+    /// instance exported its state. For methods that change state.
+    #[inline]
+    pub fn run_mutating<T>(
+        &self,
+        body: impl FnOnce() -> RResult<T, KeywardError>,
+    ) -> RResult<T, KeywardError> {
+        if self.retired.load(Ordering::Acquire) {
+            return RResult::RErr(KeywardError::new(
+                ErrorCode::INSTANCE_RETIRED,
+                format!("this {} instance was retired by a state export", self.role),
+            ));
+        }
+        self.run(body)
+    }
+
+    /// Marks the instance retired (called by `export_state`).
+    pub fn retire(&self) {
+        self.retired.store(true, Ordering::Release);
+    }
+
+    /// Whether the instance was retired.
+    pub fn is_retired(&self) -> bool {
+        self.retired.load(Ordering::Acquire)
+    }
+
+    /// Whether a method panicked.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed)
+    }
+
+    fn poisoned_error(&self) -> KeywardError {
+        KeywardError::new(
+            ErrorCode::PLUGIN_POISONED,
+            format!(
+                "the {} plugin panicked earlier and fails closed until reloaded",
+                self.role
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

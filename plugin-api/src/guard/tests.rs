@@ -1,0 +1,29 @@
+use abi_stable::std_types::RResult;
+
+use super::PanicGuard;
+use crate::ffi::ErrorCode;
+
+#[test]
+fn a_panic_poisons_and_later_calls_fail_closed() {
+    let guard = PanicGuard::new("test");
+    let first: RResult<(), _> = guard.run(|| panic!("secret-free message"));
+    let error = first.unwrap_err();
+    assert_eq!(error.code, ErrorCode::PLUGIN_PANICKED);
+    assert_eq!(error.http_status, 503);
+    assert!(error.message.contains("secret-free message"), "{error}");
+    assert!(guard.is_poisoned());
+    let second: RResult<u8, _> = guard.run(|| RResult::ROk(1));
+    assert_eq!(second.unwrap_err().code, ErrorCode::PLUGIN_POISONED);
+}
+
+#[test]
+fn retirement_refuses_mutating_calls_only() {
+    let guard = PanicGuard::new("test");
+    guard.retire();
+    let mutating: RResult<u8, _> = guard.run_mutating(|| RResult::ROk(1));
+    let error = mutating.unwrap_err();
+    assert_eq!(error.code, ErrorCode::INSTANCE_RETIRED);
+    assert!(error.retryable);
+    let reading: RResult<u8, _> = guard.run(|| RResult::ROk(2));
+    assert_eq!(reading.unwrap(), 2);
+}

@@ -1,0 +1,287 @@
+//! The safe loader: loads a plugin `.so` as a fresh module every time, with typed errors.
+//!
+//! abi_stable's `RootModule::load_from_file` caches the first module loaded for a type forever,
+//! and `dlopen` hands back the already-loaded library for a path it has seen, so a rebuilt
+//! plugin at the same path would never be picked up. [`load_plugin`] therefore copies each load
+//! to a unique file, opens that copy with [`lib_header_from_path`] and checks it with
+//! `init_root_module` (interface version, then layout), which use no per-type cache.
+//!
+//! **Nothing is ever unloaded** (abi_stable's rule: a type or vtable from the library may still
+//! be referenced), so every load keeps its mapping for the life of the process: about
+//! [`LoadedPlugin::mapped_bytes`] per load (0.6 MB for a release build of the weighted
+//! selector). Reloads are for deployments and configuration changes, not per request.
+//!
+//! ```no_run
+//! use keyward_plugin_api::{ffi::RoleMask, hosts::SystemHost, loader::load_plugin};
+//!
+//! let plugin = load_plugin("target/release/libkeyward_weighted_selector.so".as_ref())?;
+//! let roles = plugin.instantiate(r#"{"providers": {}}"#, RoleMask::KEY_SELECTION, SystemHost::handle())?;
+//! # Ok::<(), keyward_plugin_api::loader::LoadError>(())
+//! ```
+
+mod error;
+mod slot;
+
+use std::{
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use abi_stable::{
+    library::{LibraryError, lib_header_from_path},
+    std_types::RStr,
+};
+
+pub use error::LoadError;
+pub use slot::{Instance, RoleSlot};
+
+use crate::ffi::{HostHandle, PluginInfo, PluginModRef, RoleMask, RoleSet};
+
+/// A loaded plugin: its root module and what the loader learnt while loading it.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    module: PluginModRef,
+    report: LoadReport,
+}
+
+/// What a load did, for logs and the host's reload answer.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LoadReport {
+    /// The path asked for.
+    pub path: PathBuf,
+    /// The unique copy that was opened (removed after opening; the mapping stays).
+    pub loaded_copy: PathBuf,
+    /// The plugin's name.
+    pub name: String,
+    /// The plugin's own version.
+    pub plugin_version: String,
+    /// The interface version the plugin was built against.
+    pub interface_version: String,
+    /// The interface version of this host.
+    pub host_interface_version: String,
+    /// The roles it can provide.
+    pub roles: Vec<&'static str>,
+    /// One line on what it does.
+    pub description: String,
+    /// Bytes of the shared object, mapped for the rest of the process's life.
+    pub mapped_bytes: u64,
+    /// Time spent copying, opening and checking the library.
+    pub load_time: Duration,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("report", &self.report)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPlugin {
+    /// What the load did.
+    pub fn report(&self) -> &LoadReport {
+        &self.report
+    }
+
+    /// The plugin's description of itself.
+    pub fn info(&self) -> PluginInfo {
+        (self.module.describe())()
+    }
+
+    /// Builds the `roles` asked for from `config_json`. Fails with
+    /// [`LoadError::MissingRole`] when the plugin does not provide one, and with
+    /// [`LoadError::Constructor`] when the constructor refuses the configuration or panics.
+    pub fn instantiate(
+        &self,
+        config_json: &str,
+        roles: RoleMask,
+        host: HostHandle,
+    ) -> Result<RoleSet, LoadError> {
+        let provided = self.info().roles;
+        for role in [
+            RoleMask::KEY_SELECTION,
+            RoleMask::AUTHORIZATION,
+            RoleMask::ENFORCEMENT,
+        ] {
+            if roles.contains(role) && !provided.contains(role) {
+                return Err(LoadError::MissingRole {
+                    path: self.report.path.clone(),
+                    plugin: self.report.name.clone(),
+                    role: role.names().first().copied().unwrap_or("unknown"),
+                });
+            }
+        }
+        let set = (self.module.instantiate())(RStr::from_str(config_json), roles, host)
+            .into_result()
+            .map_err(|error| LoadError::Constructor {
+                path: self.report.path.clone(),
+                error,
+            })?;
+        let missing = [
+            (
+                RoleMask::KEY_SELECTION,
+                set.key_selector.is_some(),
+                "key_selection",
+            ),
+            (
+                RoleMask::AUTHORIZATION,
+                set.authorizer.is_some(),
+                "authorization",
+            ),
+            (RoleMask::ENFORCEMENT, set.enforcer.is_some(), "enforcement"),
+        ]
+        .into_iter()
+        .find(|(role, built, _)| roles.contains(*role) && !built);
+        match missing {
+            Some((_, _, role)) => Err(LoadError::MissingRole {
+                path: self.report.path.clone(),
+                plugin: self.report.name.clone(),
+                role,
+            }),
+            None => Ok(set),
+        }
+    }
+}
+
+static LOAD_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Loads the plugin at `path` as a new module, whatever was loaded before from that path.
+pub fn load_plugin(path: &Path) -> Result<LoadedPlugin, LoadError> {
+    load_plugin_in(path, &std::env::temp_dir())
+}
+
+/// Like [`load_plugin`], with the unique copies written under `copy_dir`.
+pub fn load_plugin_in(path: &Path, copy_dir: &Path) -> Result<LoadedPlugin, LoadError> {
+    let started = Instant::now();
+    let metadata = std::fs::metadata(path).map_err(|_| LoadError::NotFound {
+        path: path.to_path_buf(),
+    })?;
+    if !metadata.is_file() {
+        return Err(LoadError::NotASharedObject {
+            path: path.to_path_buf(),
+            cause: "not a regular file".to_owned(),
+        });
+    }
+    let copy = unique_copy_path(path, copy_dir);
+    std::fs::create_dir_all(copy_dir)
+        .and_then(|()| std::fs::copy(path, &copy))
+        .map_err(|cause| LoadError::Copy {
+            path: path.to_path_buf(),
+            copy: copy.clone(),
+            cause,
+        })?;
+    let opened = lib_header_from_path(&copy);
+    // The mapping outlives the file: remove the copy whether or not it opened.
+    let _ = std::fs::remove_file(&copy);
+    let header = opened.map_err(|error| classify(path, error))?;
+    let plugin_interface = header.version_strings().version.to_string();
+    let module = header
+        .init_root_module::<PluginModRef>()
+        .map_err(|error| classify(path, error))?;
+    let info = (module.describe())();
+    let report = LoadReport {
+        path: path.to_path_buf(),
+        loaded_copy: copy,
+        name: info.name.to_string(),
+        plugin_version: info.version.to_string(),
+        interface_version: plugin_interface,
+        host_interface_version: crate::INTERFACE_VERSION.to_owned(),
+        roles: info.roles.names(),
+        description: info.description.to_string(),
+        mapped_bytes: metadata.len(),
+        load_time: started.elapsed(),
+    };
+    tracing::info!(
+        plugin = %report.name,
+        path = %report.path.display(),
+        interface = %report.interface_version,
+        mapped_bytes = report.mapped_bytes,
+        "plugin loaded (never unloaded)"
+    );
+    Ok(LoadedPlugin { module, report })
+}
+
+fn unique_copy_path(path: &Path, copy_dir: &Path) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plugin".to_owned());
+    let n = LOAD_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    copy_dir.join(format!(
+        "keyward-{stem}-{}-{n}-{nanos}.so",
+        std::process::id()
+    ))
+}
+
+fn classify(path: &Path, error: LibraryError) -> LoadError {
+    let path = path.to_path_buf();
+    match error {
+        LibraryError::OpenError { err, .. } => LoadError::NotASharedObject {
+            path,
+            cause: err.to_string(),
+        },
+        LibraryError::GetSymbolError { symbol, .. } => LoadError::MissingRootModule {
+            path,
+            symbol: String::from_utf8_lossy(&symbol)
+                .trim_end_matches('\0')
+                .to_owned(),
+        },
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => LoadError::IncompatibleVersion {
+            path,
+            expected: expected_version.to_string(),
+            found: actual_version.to_string(),
+        },
+        LibraryError::ParseVersionError(error) => LoadError::IncompatibleVersion {
+            path,
+            expected: crate::INTERFACE_VERSION.to_owned(),
+            found: format!("unparsable ({error})"),
+        },
+        LibraryError::AbiInstability(details) => LoadError::LayoutMismatch {
+            path,
+            details: first_lines(&details.to_string(), 12),
+        },
+        LibraryError::RootModule { err, .. } => LoadError::Constructor {
+            path,
+            error: crate::ffi::KeywardError::new(
+                crate::ffi::ErrorCode::PLUGIN_PANICKED,
+                format!("root module initializer failed: {err}"),
+            ),
+        },
+        LibraryError::InvalidAbiHeader(header) => LoadError::IncompatibleAbiStable {
+            path,
+            details: format!("abi_stable header {header:?}"),
+        },
+        LibraryError::InvalidCAbi { expected, found } => LoadError::IncompatibleAbiStable {
+            path,
+            details: format!("C ABI expected {expected}, found {found}"),
+        },
+        LibraryError::Many(errors) => match errors.into_iter().next() {
+            Some(first) => classify(&path, first),
+            None => LoadError::LayoutMismatch {
+                path,
+                details: "unspecified".to_owned(),
+            },
+        },
+    }
+}
+
+fn first_lines(text: &str, n: usize) -> String {
+    let mut out: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(n)
+        .collect();
+    if text.lines().filter(|l| !l.trim().is_empty()).count() > n {
+        out.push("…");
+    }
+    out.join("\n")
+}

@@ -1,0 +1,1 @@
+//! Virtual keys, teams, customers, budgets, rate limits (filled by the governance issue).

@@ -1,0 +1,1 @@
+//! Provider keys (filled by the key-selection issue).

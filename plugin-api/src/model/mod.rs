@@ -1,0 +1,13 @@
+//! The serde domain model, compatible with Bifrost's JSON documents (`/api/keys`,
+//! `/api/governance/virtual-keys`, `config.json`). It never crosses the ABI per request: hosts
+//! hand it to plugins as JSON text at construction and reconfiguration.
+//!
+//! - [`secret`]: [`Secret`](secret::Secret) (redacts itself) and
+//!   [`EnvValue`](secret::EnvValue) (`{"value","env_var","from_env"}` or `"env.NAME"`).
+//! - [`weight`]: the fixed-point [`Weight`](weight::Weight).
+
+pub mod secret;
+pub mod weight;
+
+pub mod governance;
+pub mod key;

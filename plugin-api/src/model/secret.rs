@@ -1,0 +1,247 @@
+//! Secrets that redact themselves, and env-backed values.
+//!
+//! [`Secret`] prints and serializes as its redacted form (see [`redact`]) everywhere — `Debug`,
+//! `Display`, `Serialize` — so a response or a log line cannot leak it by accident. The one way
+//! to serialize the real value is [`with_exposed_secrets`], used by the persistence layer.
+//!
+//! [`EnvValue`] is Bifrost's env-backed value: `{"value", "env_var", "from_env"}` as an object,
+//! or a string: `"env.NAME"` (read from the environment by [`EnvValue::resolve`]) or a literal.
+//!
+//! ```
+//! use keyward_plugin_api::model::secret::{Secret, redact};
+//!
+//! let key = Secret::new("sk-proj-abcdefghijklmnopqrstuvwxyz");
+//! assert_eq!(format!("{key}"), "sk-p************************wxyz");
+//! assert_eq!(redact("short"), "*****");
+//! assert_eq!(redact(""), "");
+//! ```
+
+use std::{cell::Cell, fmt};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+
+/// How many `*` stand between the kept ends of a long secret.
+pub const REDACTION_STARS: usize = 24;
+
+/// The redacted form of a secret: empty stays empty, 8 characters or fewer become all `*`,
+/// longer values keep their first 4 and last 4 characters around 24 `*`.
+pub fn redact(secret: &str) -> String {
+    let count = secret.chars().count();
+    if count <= 8 {
+        return "*".repeat(count);
+    }
+    let head: String = secret.chars().take(4).collect();
+    let tail: String = secret.chars().skip(count - 4).collect();
+    format!("{head}{}{tail}", "*".repeat(REDACTION_STARS))
+}
+
+thread_local! {
+    static EXPOSE: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with [`Secret`]s serializing their real value on this thread (for writing the
+/// configuration to disk). Everywhere else they serialize redacted.
+pub fn with_exposed_secrets<T>(f: impl FnOnce() -> T) -> T {
+    struct Reset(bool);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXPOSE.with(|e| e.set(self.0));
+        }
+    }
+    let _reset = Reset(EXPOSE.with(|e| e.replace(true)));
+    f()
+}
+
+/// A secret string. Never printed or serialized in clear except under
+/// [`with_exposed_secrets`].
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The real value, for sending upstream.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The redacted form.
+    pub fn redacted(&self) -> String {
+        redact(&self.0)
+    }
+
+    /// Whether `candidate` is this secret's redacted form, as a client sends it back unchanged
+    /// in an update (then the stored secret is kept).
+    pub fn is_redacted_form_of_self(&self, candidate: &str) -> bool {
+        !self.0.is_empty() && candidate != self.0 && candidate == redact(&self.0)
+    }
+}
+
+/// Whether `candidate` looks like a redacted value (all `*`, or 4 + 24 `*` + 4).
+pub fn looks_redacted(candidate: &str) -> bool {
+    let chars: Vec<char> = candidate.chars().collect();
+    if chars.is_empty() {
+        return false;
+    }
+    if chars.len() <= 8 {
+        return chars.iter().all(|c| *c == '*');
+    }
+    chars.len() == 8 + REDACTION_STARS && chars[4..4 + REDACTION_STARS].iter().all(|c| *c == '*')
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secret({})", self.redacted())
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if EXPOSE.with(Cell::get) {
+            serializer.serialize_str(&self.0)
+        } else {
+            serializer.serialize_str(&self.redacted())
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// A value that may come from the environment: Bifrost's `{"value", "env_var", "from_env"}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EnvValue {
+    /// The value (resolved from the environment when `from_env`).
+    pub value: Secret,
+    /// The environment variable it comes from, if any.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub env_var: String,
+    /// Whether it comes from the environment.
+    pub from_env: bool,
+}
+
+/// An `env.NAME` reference whose variable is not set.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {variable} is not set")]
+pub struct MissingEnvVar {
+    /// The variable's name.
+    pub variable: String,
+}
+
+impl EnvValue {
+    /// A literal value.
+    pub fn literal(value: impl Into<String>) -> Self {
+        Self {
+            value: Secret::new(value),
+            env_var: String::new(),
+            from_env: false,
+        }
+    }
+
+    /// A reference to the environment variable `name`, not yet resolved.
+    pub fn from_env_var(name: impl Into<String>) -> Self {
+        Self {
+            value: Secret::default(),
+            env_var: name.into(),
+            from_env: true,
+        }
+    }
+
+    /// The value to use.
+    pub fn expose(&self) -> &str {
+        self.value.expose()
+    }
+
+    /// Reads the environment variable when the value comes from the environment. A missing
+    /// variable is an error naming it (callers add which field and key it belongs to).
+    pub fn resolve(&mut self) -> Result<(), MissingEnvVar> {
+        self.resolve_with(|name| std::env::var(name).ok())
+    }
+
+    /// [`resolve`](Self::resolve) with a custom lookup (tests, alternate sources).
+    pub fn resolve_with(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), MissingEnvVar> {
+        if !self.from_env || self.env_var.is_empty() {
+            return Ok(());
+        }
+        match lookup(&self.env_var) {
+            Some(value) => {
+                self.value = Secret::new(value);
+                Ok(())
+            }
+            None => Err(MissingEnvVar {
+                variable: self.env_var.clone(),
+            }),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Text(String),
+            Object {
+                #[serde(default)]
+                value: Option<String>,
+                #[serde(default)]
+                env_var: Option<String>,
+                #[serde(default)]
+                from_env: Option<bool>,
+            },
+        }
+        let form = Form::deserialize(deserializer).map_err(|_| {
+            de::Error::custom(
+                "expected a string (a value or \"env.NAME\") or an object {\"value\", \"env_var\", \"from_env\"}",
+            )
+        })?;
+        Ok(match form {
+            Form::Text(text) => match text.strip_prefix("env.") {
+                Some(name) if !name.is_empty() => EnvValue::from_env_var(name),
+                _ => EnvValue::literal(text),
+            },
+            Form::Object {
+                value,
+                env_var,
+                from_env,
+            } => {
+                let env_var = env_var.unwrap_or_default();
+                let value = value.unwrap_or_default();
+                // `{"value": "env.NAME"}` is the same reference as the string form.
+                match value.strip_prefix("env.") {
+                    Some(name) if !name.is_empty() && env_var.is_empty() => {
+                        EnvValue::from_env_var(name)
+                    }
+                    _ => EnvValue {
+                        from_env: from_env.unwrap_or(!env_var.is_empty()),
+                        value: Secret::new(value),
+                        env_var,
+                    },
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;
