@@ -82,6 +82,16 @@ pub struct RoleSet {
     pub enforcer: ROption<EnforcerBox>,
 }
 
+impl std::fmt::Debug for RoleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoleSet")
+            .field("key_selector", &self.key_selector.is_some())
+            .field("authorizer", &self.authorizer.is_some())
+            .field("enforcer", &self.enforcer.is_some())
+            .finish()
+    }
+}
+
 impl RoleSet {
     /// An empty set.
     pub fn empty() -> Self {

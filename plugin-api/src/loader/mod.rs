@@ -176,6 +176,7 @@ pub fn load_plugin_in(path: &Path, copy_dir: &Path) -> Result<LoadedPlugin, Load
     let _ = std::fs::remove_file(&copy);
     let header = opened.map_err(|error| classify(path, error))?;
     let plugin_interface = header.version_strings().version.to_string();
+    check_interface_version(path, &plugin_interface)?;
     let module = header
         .init_root_module::<PluginModRef>()
         .map_err(|error| classify(path, error))?;
@@ -216,6 +217,36 @@ fn unique_copy_path(path: &Path, copy_dir: &Path) -> PathBuf {
         "keyward-{stem}-{}-{n}-{nanos}.so",
         std::process::id()
     ))
+}
+
+/// Our rule, stricter than abi_stable's (which accepts any newer 0.y): a plugin must be built
+/// against the same `0.y` (or, from 1.0 on, the same major) interface as the host, and a patch
+/// level at least the host's; within that, the layout check and the prefix types decide.
+fn check_interface_version(path: &Path, plugin: &str) -> Result<(), LoadError> {
+    let incompatible = || LoadError::IncompatibleVersion {
+        path: path.to_path_buf(),
+        expected: crate::INTERFACE_VERSION.to_owned(),
+        found: plugin.to_owned(),
+    };
+    let parse = |text: &str| -> Option<(u64, u64, u64)> {
+        let core = text.split(['-', '+']).next()?;
+        let mut parts = core.split('.').map(|part| part.parse::<u64>().ok());
+        let version = (parts.next()??, parts.next()??, parts.next()??);
+        parts.next().is_none().then_some(version)
+    };
+    let (Some(host), Some(found)) = (parse(crate::INTERFACE_VERSION), parse(plugin)) else {
+        return Err(incompatible());
+    };
+    let compatible = if host.0 == 0 {
+        found.0 == 0 && found.1 == host.1 && found.2 >= host.2
+    } else {
+        found.0 == host.0 && found.1 >= host.1
+    };
+    if compatible {
+        Ok(())
+    } else {
+        Err(incompatible())
+    }
 }
 
 fn classify(path: &Path, error: LibraryError) -> LoadError {
@@ -285,3 +316,6 @@ fn first_lines(text: &str, n: usize) -> String {
     }
     out.join("\n")
 }
+
+#[cfg(test)]
+mod tests;
