@@ -16,7 +16,12 @@ pub fn artifact_dir() -> PathBuf {
 }
 
 /// The path of the cdylib built from the workspace package `package` (e.g.
-/// `keyward-weighted-selector` -> `target/debug/libkeyward_weighted_selector.so`).
+/// `keyward-weighted-selector` -> `libkeyward_weighted_selector.so`).
+///
+/// Cargo writes it to `target/debug/` when it builds the package itself, and to
+/// `target/debug/deps/` when it builds it as a dependency of this package (every plugin the tests
+/// load is a dev-dependency, so `cargo test` always rebuilds it first). The newer one is the
+/// current build.
 pub fn plugin_path(package: &str) -> PathBuf {
     let file = format!(
         "{}{}{}",
@@ -24,11 +29,19 @@ pub fn plugin_path(package: &str) -> PathBuf {
         package.replace('-', "_"),
         std::env::consts::DLL_SUFFIX
     );
-    let path = artifact_dir().join(file);
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds every plugin",
-        path.display()
-    );
-    path
+    let dir = artifact_dir();
+    [dir.join("deps").join(&file), dir.join(&file)]
+        .into_iter()
+        .filter_map(|path| {
+            let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+            Some((modified, path))
+        })
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, path)| path)
+        .unwrap_or_else(|| {
+            panic!(
+                "{file} was not built: is {package} a dev-dependency of the root package? \
+                 (`cargo test --workspace` builds it)"
+            )
+        })
 }

@@ -88,6 +88,17 @@ pub trait UsageEnforcer: Send + Sync {
     /// Imports state exported by a previous instance, open reservations included.
     #[sabi(last_prefix_field)]
     fn import_state(&self, state: RStr<'_>) -> RResult<(), KeywardError>;
+
+    /// Returns the same JSON as `export_state` **without** retiring the instance, for periodic
+    /// usage snapshots (a host persists them so a restart loses no usage). Added in 0.1.1 after
+    /// the last prefix method: a plugin built before it gets this default, which answers
+    /// `unsupported`.
+    fn snapshot_state(&self) -> RResult<RString, KeywardError> {
+        RResult::RErr(KeywardError::new(
+            crate::ffi::ErrorCode::UNSUPPORTED,
+            "this enforcer cannot snapshot its state without retiring",
+        ))
+    }
 }
 
 /// A boxed key selector as it crosses the ABI.

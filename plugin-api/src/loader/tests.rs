@@ -8,8 +8,12 @@ fn verdict(plugin: &str) -> bool {
 
 #[test]
 fn only_the_same_zero_minor_with_a_patch_at_least_the_hosts_is_compatible() {
-    // The host is crate::INTERFACE_VERSION = 0.1.0.
-    assert!(verdict("0.1.0"));
+    // The host is crate::INTERFACE_VERSION = 0.1.1.
+    assert!(
+        !verdict("0.1.0"),
+        "a plugin older than the host patch is refused"
+    );
+    assert!(verdict("0.1.1"));
     assert!(verdict("0.1.7"));
     assert!(!verdict("0.2.0"), "a newer 0.y is a breaking change");
     assert!(!verdict("0.0.9"));
@@ -25,7 +29,9 @@ fn the_error_names_both_versions_and_the_path() {
     assert!(matches!(error, LoadError::IncompatibleVersion { .. }));
     let text = error.to_string();
     assert!(
-        text.contains("/x/libp.so") && text.contains("0.9.0") && text.contains("0.1.0"),
+        text.contains("/x/libp.so")
+            && text.contains("0.9.0")
+            && text.contains(crate::INTERFACE_VERSION),
         "{text}"
     );
 }
