@@ -1,55 +1,42 @@
-//! `keyward-host`: for now, a minimal host that loads a key-selection plugin, builds it from a
-//! JSON configuration and answers picks; later issues make it a full gateway.
-//!
-//! ```text
-//! keyward-host PLUGIN.so CONFIG.json PROVIDER MODEL
-//! ```
+//! The `keyward-host` binary: parses the command line, sets up logging and runs
+//! [`keyward_host::run`].
 
 use std::process::ExitCode;
 
-use keyward_plugin_api::{
-    ffi::{RequestKind, RoleMask, SelectRequest},
-    hosts::SystemHost,
-    loader::load_plugin,
-};
+use clap::Parser;
+use keyward_host::cli::{Args, LogFormat};
+use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let [plugin, config, provider, model] = args.as_slice() else {
-        eprintln!("usage: keyward-host PLUGIN.so CONFIG.json PROVIDER MODEL");
-        return ExitCode::from(2);
+    let args = Args::parse();
+    init_logging(args.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("keyward-host: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
     };
-    match run(plugin, config, provider, model) {
+    match runtime.block_on(keyward_host::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
+            tracing::error!("{message}");
             eprintln!("keyward-host: {message}");
             ExitCode::FAILURE
         }
     }
 }
 
-fn run(plugin: &str, config: &str, provider: &str, model: &str) -> Result<(), String> {
-    let config = std::fs::read_to_string(config).map_err(|e| format!("{config}: {e}"))?;
-    let loaded = load_plugin(plugin.as_ref()).map_err(|e| e.to_string())?;
-    println!(
-        "{}",
-        serde_json::to_string(loaded.report()).map_err(|e| e.to_string())?
-    );
-    let roles = loaded
-        .instantiate(&config, RoleMask::KEY_SELECTION, SystemHost::handle())
-        .map_err(|e| e.to_string())?;
-    let selector = roles
-        .key_selector
-        .into_option()
-        .ok_or("the plugin built no key selector")?;
-    let request = SelectRequest::new(provider, model, RequestKind::CHAT_COMPLETION);
-    let choice = selector
-        .select(&request)
-        .into_result()
-        .map_err(|e| e.to_string())?;
-    println!(
-        "key {} ({}) serves {provider}/{}",
-        choice.key_id, choice.key_name, choice.provider_model
-    );
-    Ok(())
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("KEYWARD_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
 }

@@ -1,0 +1,37 @@
+//! The HTTP surface: the management API (`/api/*`, admin-authenticated), health, and the
+//! envelope every error is answered in.
+
+pub mod auth;
+pub mod error;
+
+use axum::{Router, http::StatusCode, middleware, response::IntoResponse, routing::get};
+
+use self::{auth::AdminToken, error::ApiError};
+
+/// The application router.
+pub fn router(admin: AdminToken) -> Router {
+    let management = Router::new()
+        .route("/api/health", get(health))
+        .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
+    Router::new()
+        .route("/health", get(health))
+        .merge(management)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+}
+
+async fn health() -> impl IntoResponse {
+    axum::Json(serde_json::json!({"status": "ok"}))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}
