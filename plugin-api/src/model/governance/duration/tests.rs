@@ -1,0 +1,140 @@
+use super::*;
+
+fn nanos(text: &str) -> u64 {
+    let time: DateTime<Utc> = text.parse().unwrap();
+    from_datetime(time)
+}
+
+#[test]
+fn every_unit_parses() {
+    for (text, months, seconds) in [
+        ("30s", 0, 30),
+        ("5m", 0, 300),
+        ("1h", 0, 3_600),
+        ("1d", 0, 86_400),
+        ("1w", 0, 604_800),
+        ("1M", 1, 0),
+        ("1Q", 3, 0),
+        ("1Y", 12, 0),
+    ] {
+        let d = ResetDuration::parse(text).unwrap();
+        assert_eq!((d.months(), d.fixed_seconds()), (months, seconds), "{text}");
+        assert_eq!(d.as_str(), text);
+    }
+}
+
+#[test]
+fn combinations_add_up() {
+    assert_eq!(
+        ResetDuration::parse("1h30m").unwrap().fixed_seconds(),
+        5_400
+    );
+    assert_eq!(
+        ResetDuration::parse("1d12h").unwrap().fixed_seconds(),
+        129_600
+    );
+    let mixed = ResetDuration::parse("1M15d").unwrap();
+    assert_eq!((mixed.months(), mixed.fixed_seconds()), (1, 15 * 86_400));
+}
+
+#[test]
+fn anything_else_is_a_clear_error() {
+    for text in [
+        "", "5", "m", "1x", "1.5h", "-1h", " 1h", "1h ", "1H", "1hm", "1 h",
+    ] {
+        let error = ResetDuration::parse(text).unwrap_err();
+        assert!(
+            matches!(error, DurationError::Syntax { .. }),
+            "{text}: {error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("expected a number followed by a unit")
+        );
+    }
+    assert!(matches!(
+        ResetDuration::parse("0s").unwrap_err(),
+        DurationError::Zero { .. }
+    ));
+    assert!(matches!(
+        ResetDuration::parse("99999999999999999999s").unwrap_err(),
+        DurationError::Overflow { .. }
+    ));
+}
+
+#[test]
+fn serde_reads_and_writes_the_text() {
+    let d: ResetDuration = serde_json::from_str("\"1h30m\"").unwrap();
+    assert_eq!(serde_json::to_string(&d).unwrap(), "\"1h30m\"");
+    let error = serde_json::from_str::<ResetDuration>("\"1x\"").unwrap_err();
+    assert!(error.to_string().contains("invalid duration \"1x\""));
+}
+
+#[test]
+fn only_single_day_or_longer_units_align_to_the_calendar() {
+    for text in ["1d", "1w", "1M", "1Q", "1Y"] {
+        assert!(
+            ResetDuration::parse(text)
+                .unwrap()
+                .calendar_unit()
+                .is_some(),
+            "{text}"
+        );
+    }
+    for text in ["30s", "5m", "1h", "2d", "1d12h", "1M1d"] {
+        let error = ResetDuration::parse(text)
+            .unwrap()
+            .check_calendar_alignable()
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("cannot be calendar-aligned"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn calendar_periods_start_on_utc_boundaries() {
+    // Wednesday 2025-05-14 15:30 UTC.
+    let now = nanos("2025-05-14T15:30:00Z");
+    let period = |text: &str| {
+        ResetDuration::parse(text)
+            .unwrap()
+            .calendar_period(now)
+            .unwrap()
+    };
+    assert_eq!(
+        period("1d"),
+        (nanos("2025-05-14T00:00:00Z"), nanos("2025-05-15T00:00:00Z"))
+    );
+    assert_eq!(
+        period("1w"),
+        (nanos("2025-05-12T00:00:00Z"), nanos("2025-05-19T00:00:00Z"))
+    );
+    assert_eq!(
+        period("1M"),
+        (nanos("2025-05-01T00:00:00Z"), nanos("2025-06-01T00:00:00Z"))
+    );
+    assert_eq!(
+        period("1Q"),
+        (nanos("2025-04-01T00:00:00Z"), nanos("2025-07-01T00:00:00Z"))
+    );
+    assert_eq!(
+        period("1Y"),
+        (nanos("2025-01-01T00:00:00Z"), nanos("2026-01-01T00:00:00Z"))
+    );
+}
+
+#[test]
+fn rolling_windows_use_calendar_months() {
+    let jan31 = nanos("2025-01-31T10:00:00Z");
+    assert_eq!(
+        ResetDuration::parse("1M").unwrap().window_end(jan31),
+        nanos("2025-02-28T10:00:00Z")
+    );
+    assert_eq!(
+        ResetDuration::parse("1h30m").unwrap().window_end(jan31),
+        nanos("2025-01-31T11:30:00Z")
+    );
+}
