@@ -1,29 +1,108 @@
 //! `keyward-host`: an LLM gateway host for the keyward plugins.
 //!
 //! It loads the plugins named in its configuration through the safe loader, keeps one
-//! [`keyward_plugin_api::loader::RoleSlot`] per role, and serves the management API; see
-//! `docs/host.md` and `keyward-host --help`. The binary (`src/main.rs`) only parses the command
-//! line and calls [`run`].
+//! [`keyward_plugin_api::loader::RoleSlot`] per role, serves Bifrost's management API, and keeps
+//! its changes and usage counters in the data directory; see `docs/host.md` and
+//! `keyward-host --help`. The binary (`src/main.rs`) only parses the command line and calls
+//! [`run`].
 
 pub mod api;
 pub mod cli;
+pub mod config;
 pub mod persist;
 pub mod plugins;
+pub mod startup;
+pub mod store;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
-use keyward_plugin_api::model::secret::Secret;
+use crate::{
+    api::{AppState, auth::AdminToken},
+    cli::Args,
+    store::Store,
+};
 
-use crate::{api::auth::AdminToken, cli::Args};
-
-/// Runs the host until it is stopped.
+/// Runs the host until SIGINT or SIGTERM.
 pub async fn run(args: Args) -> Result<(), String> {
-    let token = std::env::var("KEYWARD_ADMIN_TOKEN")
-        .map_err(|_| "KEYWARD_ADMIN_TOKEN is not set".to_owned())?;
-    let app = api::router(AdminToken(Arc::new(Secret::new(token))));
+    let started = startup::start(&args)?;
+    let store = Arc::new(Store::new(
+        started.config,
+        started.plugins,
+        args.data_dir.clone(),
+    ));
+    let app = api::router(
+        AppState {
+            store: store.clone(),
+        },
+        AdminToken(Arc::new(started.admin_token)),
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    tracing::info!(listen = %args.listen, "keyward-host serving");
-    axum::serve(listener, app).await.map_err(|e| e.to_string())
+    tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), "keyward-host serving");
+
+    let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));
+    let reloads = tokio::spawn(reload_on_sighup(store.clone()));
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    snapshots.abort();
+    reloads.abort();
+    let saved = store.save_usage();
+    served.map_err(|e| e.to_string())?;
+    saved
+}
+
+async fn snapshot_usage_every_second(store: Arc<Store>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.save_usage()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => tracing::warn!("{message}"),
+            Err(error) => tracing::warn!(%error, "usage snapshot task failed"),
+        }
+    }
+}
+
+async fn reload_on_sighup(store: Arc<Store>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        tracing::warn!("cannot listen for SIGHUP; reload through the API instead");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        let store = store.clone();
+        let data = store.snapshot().role_data();
+        let outcome =
+            tokio::task::spawn_blocking(move || store.plugins().rebuild(&data, true)).await;
+        match outcome {
+            Ok(Ok(report)) => {
+                tracing::info!(took_ms = report.took_ms, "plugins reloaded on SIGHUP")
+            }
+            Ok(Err(error)) => {
+                tracing::error!(%error, "SIGHUP reload failed; the old plugins keep serving")
+            }
+            Err(error) => tracing::error!(%error, "SIGHUP reload task failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
 }

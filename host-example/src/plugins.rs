@@ -81,6 +81,14 @@ pub struct ReloadReport {
     pub took_ms: f64,
 }
 
+/// New instances of every role, built but not yet published.
+pub struct Prepared {
+    roles: AllRoles,
+    modules: BTreeMap<PathBuf, LoadedPlugin>,
+    report: Vec<ReloadedPlugin>,
+    started: Instant,
+}
+
 /// One plugin of a [`ReloadReport`].
 #[derive(Clone, Debug, Serialize)]
 pub struct ReloadedPlugin {
@@ -168,17 +176,25 @@ impl PluginHost {
         ))
     }
 
-    /// Rebuilds every role from `data`. With `reload_files`, the `.so` files are loaded again
-    /// (picking up new builds at the same paths); otherwise the loaded modules are reused (a
-    /// configuration change). State is carried over; on any error nothing is swapped.
+    /// Rebuilds every role from `data` and publishes them: [`prepare`](Self::prepare) then
+    /// [`commit`](Self::commit).
     pub fn rebuild(
         &self,
         data: &RoleData,
         reload_files: bool,
     ) -> Result<ReloadReport, PluginError> {
-        let _one_at_a_time = self.swap.lock();
+        let prepared = self.prepare(data, reload_files)?;
+        self.commit(prepared)
+    }
+
+    /// Builds new instances of every role from `data` without publishing them. With
+    /// `reload_files`, the `.so` files are loaded again (picking up new builds at the same
+    /// paths); otherwise the loaded modules are reused (a configuration change). Fails — with
+    /// nothing changed — when a plugin refuses the configuration or the enforcer's state could
+    /// not be carried over.
+    pub fn prepare(&self, data: &RoleData, reload_files: bool) -> Result<Prepared, PluginError> {
         let started = Instant::now();
-        let mut modules = self.modules.lock();
+        let modules = self.modules.lock();
         let mut fresh = BTreeMap::new();
         let mut built = Vec::new();
         let mut report = Vec::new();
@@ -200,7 +216,23 @@ impl PluginHost {
             fresh.insert(path.clone(), module);
             built.push((path.clone(), set));
         }
-        let (selector, authorizer, enforcer) = distribute(built)?;
+        Ok(Prepared {
+            roles: distribute(built)?,
+            modules: fresh,
+            report,
+            started,
+        })
+    }
+
+    /// Publishes prepared instances, carrying each role's state from the current instance.
+    pub fn commit(&self, prepared: Prepared) -> Result<ReloadReport, PluginError> {
+        let _one_at_a_time = self.swap.lock();
+        let Prepared {
+            roles: (selector, authorizer, enforcer),
+            modules,
+            report,
+            started,
+        } = prepared;
         transfer(
             &self.selector,
             selector,
@@ -219,7 +251,7 @@ impl PluginHost {
             |old| old.export_state(),
             |new, s| new.import_state(s),
         )?;
-        modules.extend(fresh);
+        self.modules.lock().extend(modules);
         Ok(ReloadReport {
             plugins: report,
             took_ms: elapsed_ms(started),

@@ -30,9 +30,26 @@ pub struct ExtraFields {
     pub request_type: Option<String>,
 }
 
-/// An error answered in the envelope.
+/// An error answered in the envelope (boxed: errors travel through many `Result`s).
 #[derive(Clone, Debug)]
-pub struct ApiError {
+pub struct ApiError(Box<ApiErrorDetails>);
+
+impl std::ops::Deref for ApiError {
+    type Target = ApiErrorDetails;
+    fn deref(&self) -> &ApiErrorDetails {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ApiErrorDetails {
+        &mut self.0
+    }
+}
+
+/// What an [`ApiError`] says.
+#[derive(Clone, Debug)]
+pub struct ApiErrorDetails {
     /// The HTTP status.
     pub status: StatusCode,
     /// `error.type` (and the top-level `type`).
@@ -54,7 +71,7 @@ pub struct ApiError {
 impl ApiError {
     /// An error of `status` and `error_type`.
     pub fn new(status: StatusCode, error_type: &'static str, message: impl Into<String>) -> Self {
-        Self {
+        Self::from_details(ApiErrorDetails {
             status,
             error_type: Cow::Borrowed(error_type),
             code: None,
@@ -63,7 +80,12 @@ impl ApiError {
             retry_after_secs: None,
             is_gateway_error: true,
             extra: ExtraFields::default(),
-        }
+        })
+    }
+
+    /// Wraps details.
+    pub fn from_details(details: ApiErrorDetails) -> Self {
+        Self(Box::new(details))
     }
 
     /// 400 `invalid_request` about `param`.
@@ -112,7 +134,7 @@ impl From<KeywardError> for ApiError {
     fn from(error: KeywardError) -> Self {
         let status =
             StatusCode::from_u16(error.http_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        Self {
+        Self::from_details(ApiErrorDetails {
             status,
             error_type: Cow::Borrowed(error.code.as_str()),
             code: Some(Cow::Borrowed(error.code.as_str())),
@@ -121,7 +143,7 @@ impl From<KeywardError> for ApiError {
             retry_after_secs: error.retry_after_secs(),
             is_gateway_error: true,
             extra: ExtraFields::default(),
-        }
+        })
     }
 }
 
@@ -164,13 +186,15 @@ impl IntoResponse for ApiError {
             extra_fields: &self.extra,
         };
         let body = serde_json::to_vec(&envelope).unwrap_or_else(|_| b"{}".to_vec());
-        let mut response = (self.status, body).into_response();
+        let status = self.status;
+        let retry_after = self.retry_after_secs;
+        let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        if let Some(secs) = self.retry_after_secs {
+        if let Some(secs) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response

@@ -3,21 +3,34 @@
 
 pub mod auth;
 pub mod error;
+pub mod extract;
+pub mod keys;
+
+use std::sync::Arc;
 
 use axum::{Router, http::StatusCode, middleware, response::IntoResponse, routing::get};
 
 use self::{auth::AdminToken, error::ApiError};
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The live configuration and plugins.
+    pub store: Arc<Store>,
+}
 
 /// The application router.
-pub fn router(admin: AdminToken) -> Router {
+pub fn router(state: AppState, admin: AdminToken) -> Router {
     let management = Router::new()
-        .route("/api/health", get(health))
+        .merge(keys::routes())
         .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
     Router::new()
         .route("/health", get(health))
         .merge(management)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
 }
 
 async fn health() -> impl IntoResponse {

@@ -126,15 +126,38 @@ impl<'de> Deserialize<'de> for Secret {
 }
 
 /// A value that may come from the environment: Bifrost's `{"value", "env_var", "from_env"}`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+///
+/// It serializes as that object with the value redacted; under [`with_exposed_secrets`] (writing
+/// the configuration to disk) a literal value is written in clear, but an environment-backed one
+/// is written as its variable only, so a secret read from the environment never lands on disk.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EnvValue {
     /// The value (resolved from the environment when `from_env`).
     pub value: Secret,
     /// The environment variable it comes from, if any.
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub env_var: String,
     /// Whether it comes from the environment.
     pub from_env: bool,
+}
+
+impl Serialize for EnvValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let from_env = self.from_env && !self.env_var.is_empty();
+        let mut object = serializer.serialize_struct("EnvValue", 3)?;
+        if from_env && EXPOSE.with(Cell::get) {
+            object.serialize_field("value", "")?;
+        } else {
+            object.serialize_field("value", &self.value)?;
+        }
+        if self.env_var.is_empty() {
+            object.skip_field("env_var")?;
+        } else {
+            object.serialize_field("env_var", &self.env_var)?;
+        }
+        object.serialize_field("from_env", &from_env)?;
+        object.end()
+    }
 }
 
 /// An `env.NAME` reference whose variable is not set.

@@ -74,3 +74,28 @@ fn resolving_a_missing_variable_names_it() {
     assert_eq!(json["env_var"], "KEYWARD_TEST_SURELY_UNSET");
     assert_eq!(json["value"], "********");
 }
+
+#[test]
+fn persisting_keeps_literals_but_never_writes_an_environment_secret() {
+    let mut from_env = EnvValue::from_env_var("KEYWARD_TEST_PERSIST");
+    from_env
+        .resolve_with(|_| Some("sk-from-the-environment".to_owned()))
+        .unwrap();
+    let literal = EnvValue::literal("sk-literal-0123456789");
+    let (env_json, literal_json) = with_exposed_secrets(|| {
+        (
+            serde_json::to_value(&from_env).unwrap(),
+            serde_json::to_value(&literal).unwrap(),
+        )
+    });
+    assert_eq!(
+        env_json,
+        serde_json::json!({"value": "", "env_var": "KEYWARD_TEST_PERSIST", "from_env": true})
+    );
+    assert_eq!(
+        literal_json,
+        serde_json::json!({"value": "sk-literal-0123456789", "from_env": false})
+    );
+    let reread: EnvValue = serde_json::from_value(env_json).unwrap();
+    assert_eq!(reread, EnvValue::from_env_var("KEYWARD_TEST_PERSIST"));
+}

@@ -1,0 +1,283 @@
+//! Provider keys, Bifrost-compatible: `GET /api/keys`; `GET|POST /api/providers/{provider}/keys`;
+//! `GET|PUT|DELETE /api/providers/{provider}/keys/{key_id}`. Every key in every answer is
+//! redacted; an update that sends a redacted value back keeps the stored secret.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    routing::get,
+};
+use keyward_plugin_api::model::{
+    key::Key,
+    secret::{looks_redacted, with_exposed_secrets},
+};
+use serde_json::{Value, json};
+
+use super::{AppState, error::ApiError, extract::JsonBody};
+use crate::config::HostConfig;
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/keys", get(list_all))
+        .route("/api/providers/{provider}/keys", get(list).post(create))
+        .route(
+            "/api/providers/{provider}/keys/{key_id}",
+            get(read).put(update).delete(remove),
+        )
+}
+
+async fn list_all(State(state): State<AppState>) -> Json<Vec<Key>> {
+    let config = state.store.snapshot();
+    Json(
+        config
+            .providers
+            .values()
+            .flat_map(|p| p.keys.iter().cloned())
+            .collect(),
+    )
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let config = state.store.snapshot();
+    let keys = &provider_of(&config, &provider)?.keys;
+    Ok(Json(json!({ "keys": keys, "total": keys.len() })))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path((provider, key_id)): Path<(String, String)>,
+) -> Result<Json<Key>, ApiError> {
+    let config = state.store.snapshot();
+    let keys = &provider_of(&config, &provider)?.keys;
+    keys.iter()
+        .find(|k| k.id == key_id)
+        .cloned()
+        .map(Json)
+        .ok_or_else(|| key_not_found(&provider, &key_id))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    JsonBody(mut key): JsonBody<Key>,
+) -> Result<Json<Key>, ApiError> {
+    if key.id.is_empty() {
+        key.id = uuid::Uuid::new_v4().to_string();
+    }
+    key.enabled.get_or_insert(true);
+    validate(&provider, &key)?;
+    let created = state
+        .store
+        .update(move |config| {
+            check_unique(config, &key, None)?;
+            provider_of_mut(config, &provider)?.keys.push(key.clone());
+            Ok(key)
+        })
+        .await?;
+    Ok(Json(created))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path((provider, key_id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Key>, ApiError> {
+    let updated = state
+        .store
+        .update(move |config| {
+            let stored = provider_of(config, &provider)?
+                .keys
+                .iter()
+                .find(|k| k.id == key_id)
+                .cloned()
+                .ok_or_else(|| key_not_found(&provider, &key_id))?;
+            let mut key = keep_stored_secrets(&stored, body)?;
+            key.id.clone_from(&key_id);
+            key.enabled.get_or_insert(true);
+            validate(&provider, &key)?;
+            check_unique(config, &key, Some(&key_id))?;
+            let slot = provider_of_mut(config, &provider)?
+                .keys
+                .iter_mut()
+                .find(|k| k.id == key_id)
+                .ok_or_else(|| key_not_found(&provider, &key_id))?;
+            *slot = key.clone();
+            Ok(key)
+        })
+        .await?;
+    Ok(Json(updated))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path((provider, key_id)): Path<(String, String)>,
+) -> Result<Json<Key>, ApiError> {
+    let removed = state
+        .store
+        .update(move |config| {
+            let keys = &mut provider_of_mut(config, &provider)?.keys;
+            let index = keys
+                .iter()
+                .position(|k| k.id == key_id)
+                .ok_or_else(|| key_not_found(&provider, &key_id))?;
+            Ok(keys.remove(index))
+        })
+        .await?;
+    Ok(Json(removed))
+}
+
+fn provider_of<'c>(
+    config: &'c HostConfig,
+    provider: &str,
+) -> Result<&'c crate::config::ProviderConfig, ApiError> {
+    config.providers.get(provider).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "provider not found: {}",
+            super::extract::truncate(provider)
+        ))
+    })
+}
+
+fn provider_of_mut<'c>(
+    config: &'c mut HostConfig,
+    provider: &str,
+) -> Result<&'c mut crate::config::ProviderConfig, ApiError> {
+    config.providers.get_mut(provider).ok_or_else(|| {
+        ApiError::not_found(format!(
+            "provider not found: {}",
+            super::extract::truncate(provider)
+        ))
+    })
+}
+
+fn key_not_found(provider: &str, key_id: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "provider key not found: {} (provider {})",
+        super::extract::truncate(key_id),
+        super::extract::truncate(provider)
+    ))
+}
+
+/// Providers whose keys carry no secret (the key's `*_key_config.url` is the endpoint).
+const KEYLESS_PROVIDERS: &[&str] = &["ollama", "vllm", "sgl"];
+
+/// The rules a key must follow before it is stored.
+pub fn validate(provider: &str, key: &Key) -> Result<(), ApiError> {
+    if key.name.trim().is_empty() {
+        return Err(ApiError::bad_request("name", "name is required"));
+    }
+    let keyless = KEYLESS_PROVIDERS.contains(&provider) || key.bedrock_key_config.is_some();
+    if !keyless && key.value.expose().is_empty() && !key.value.from_env {
+        return Err(ApiError::bad_request("value", "value must not be empty"));
+    }
+    if looks_redacted(key.value.expose()) {
+        return Err(ApiError::bad_request(
+            "value",
+            "value is a redacted placeholder; send the real key (or send the redacted value back only in an update)",
+        ));
+    }
+    let black = &key.blacklisted_models;
+    if black.iter().any(|m| m == "*") && black.len() > 1 {
+        return Err(ApiError::bad_request(
+            "blacklisted_models",
+            "blacklisted_models: `*` blocks every model and cannot be combined with other entries",
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, model) in black.iter().enumerate() {
+        if model.trim().is_empty() {
+            return Err(ApiError::bad_request(
+                format!("blacklisted_models[{index}]"),
+                "model names must not be empty",
+            ));
+        }
+        if !seen.insert(model.to_ascii_lowercase()) {
+            return Err(ApiError::bad_request(
+                format!("blacklisted_models[{index}]"),
+                format!(
+                    "blacklisted_models: duplicate entry `{}`",
+                    super::extract::truncate(model)
+                ),
+            ));
+        }
+    }
+    for (name, alias) in &key.aliases {
+        let target = serde_json::to_value(alias).unwrap_or(Value::Null);
+        let model_id = target
+            .as_str()
+            .or_else(|| target.get("model_id").and_then(Value::as_str));
+        if name.trim().is_empty() || model_id.is_none_or(|m| m.trim().is_empty()) {
+            return Err(ApiError::bad_request(
+                format!("aliases.{}", super::extract::truncate(name)),
+                "aliases: every alias needs a non-empty name and a non-empty provider model id",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// 409 when another key (of any provider) already has this name or id.
+fn check_unique(config: &HostConfig, key: &Key, updating: Option<&str>) -> Result<(), ApiError> {
+    for (provider, entry) in &config.providers {
+        for other in &entry.keys {
+            if Some(other.id.as_str()) == updating {
+                continue;
+            }
+            if other.name == key.name {
+                return Err(ApiError::conflict(
+                    "name",
+                    format!(
+                        "key names must be unique across providers: `{}` is used by provider {provider}",
+                        super::extract::truncate(&key.name)
+                    ),
+                ));
+            }
+            if updating.is_none() && other.id == key.id {
+                return Err(ApiError::conflict(
+                    "id",
+                    "a key with this id already exists",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Parses an update body, putting back every secret the client sent in redacted form: any
+/// `{"value": <redacted>, …}` object (or redacted string) whose redaction matches the stored
+/// value at the same place keeps the stored value.
+fn keep_stored_secrets(stored: &Key, mut body: Value) -> Result<Key, ApiError> {
+    let stored_json = with_exposed_secrets(|| serde_json::to_value(stored))
+        .map_err(|e| ApiError::internal(format!("cannot read the stored key: {e}")))?;
+    restore(&mut body, &stored_json);
+    super::extract::parse_json(body.to_string().as_bytes())
+}
+
+fn restore(incoming: &mut Value, stored: &Value) {
+    match (incoming, stored) {
+        (Value::Object(new), Value::Object(old)) => {
+            for (field, value) in new.iter_mut() {
+                if let Some(old_value) = old.get(field) {
+                    restore(value, old_value);
+                }
+            }
+        }
+        (Value::String(new), old) => {
+            let old_secret = old
+                .as_str()
+                .or_else(|| old.get("value").and_then(Value::as_str))
+                .filter(|s| !s.is_empty());
+            if let Some(old_secret) = old_secret
+                && looks_redacted(new)
+                && *new == keyward_plugin_api::model::secret::redact(old_secret)
+            {
+                *new = old_secret.to_owned();
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,274 @@
+//! The host's configuration: Bifrost's `config.json` shape (`providers`, `governance`,
+//! `client`, …) plus two keyward blocks, `plugins` (which `.so` provides each role) and `admin`
+//! (where the management API's token comes from).
+//!
+//! [`HostConfig::parse`] reports every error with the JSON path and the reason, and returns the
+//! fields keyward does not support as [`warnings`](Loaded::warnings) — reported once at start,
+//! never silently ignored, and kept as they are when the configuration is saved again.
+//! `examples/quickstart.json` is a complete example; `docs/host.md` documents every field.
+
+mod supported;
+
+use std::{collections::BTreeMap, path::Path};
+
+use keyward_plugin_api::model::key::Key;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::plugins::{PluginsBlock, RoleData};
+
+/// The whole configuration document.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct HostConfig {
+    /// Provider name -> provider (keys, network settings).
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderConfig>,
+    /// The governance block, given as is to the governance plugin (virtual keys, teams,
+    /// customers, budgets, rate limits).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub governance: Map<String, Value>,
+    /// Client settings.
+    #[serde(default)]
+    pub client: ClientConfig,
+    /// Which plugin provides each role.
+    #[serde(default, deserialize_with = "plugins_block")]
+    pub plugins: PluginsBlock,
+    /// Management API authentication.
+    #[serde(default)]
+    pub admin: AdminConfig,
+    /// Every other top-level field, kept for saving (and reported when unsupported).
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// One provider.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ProviderConfig {
+    /// Its keys.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub keys: Vec<Key>,
+    /// Network settings.
+    #[serde(default, skip_serializing_if = "NetworkConfig::is_empty")]
+    pub network_config: NetworkConfig,
+    /// Every other field, kept for saving.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A provider's network settings.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+pub struct NetworkConfig {
+    /// The upstream base URL (`https://api.openai.com` for `openai` when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// Headers added to every upstream request.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_headers: BTreeMap<String, String>,
+    /// Upstream request timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_request_timeout_in_seconds: Option<u64>,
+    /// Retries with another key after a 429 or 5xx.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Every other field, kept for saving.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl NetworkConfig {
+    fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Client settings keyward uses.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct ClientConfig {
+    /// Require a virtual key on every inference request.
+    #[serde(default)]
+    pub enforce_auth_on_inference: bool,
+    /// The largest request body accepted, in MiB (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_request_body_size_mb: Option<u64>,
+    /// Every other field, kept for saving.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// Where the admin token comes from.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The environment variable holding the management API's bearer token.
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            token_env: default_token_env(),
+        }
+    }
+}
+
+fn default_token_env() -> String {
+    "KEYWARD_ADMIN_TOKEN".to_owned()
+}
+
+/// A configuration error: where, and why.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{path}: {reason}")]
+pub struct ConfigError {
+    /// The JSON path of the offending field (`providers.openai.keys[1].weight`), or the file.
+    pub path: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A parsed configuration and what it contained that keyward does not support.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The configuration.
+    pub config: HostConfig,
+    /// One line per unsupported field, naming it.
+    pub warnings: Vec<String>,
+}
+
+impl HostConfig {
+    /// Reads and parses `path`.
+    pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new(path.display().to_string(), e.to_string()))?;
+        Self::parse(&text)
+    }
+
+    /// Parses a configuration document, resolves `env.NAME` values, generates missing key ids
+    /// and checks cross-field rules.
+    pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
+        let document: Value = serde_json::from_str(text).map_err(|e| {
+            ConfigError::new(
+                format!("line {}, column {}", e.line(), e.column()),
+                e.to_string(),
+            )
+        })?;
+        if !document.is_object() {
+            return Err(ConfigError::new(
+                "$",
+                "the configuration must be a JSON object",
+            ));
+        }
+        let warnings = supported::unsupported_fields(&document);
+        let mut config: HostConfig = serde_path_to_error::deserialize(&document).map_err(|e| {
+            ConfigError::new(json_path(&e.path().to_string()), e.inner().to_string())
+        })?;
+        config.prepare()?;
+        Ok(Loaded { config, warnings })
+    }
+
+    /// Resolves environment references, fills missing ids, and checks uniqueness rules.
+    pub fn prepare(&mut self) -> Result<(), ConfigError> {
+        let mut names: BTreeMap<String, String> = BTreeMap::new();
+        let mut ids: BTreeMap<String, String> = BTreeMap::new();
+        for (provider, entry) in &mut self.providers {
+            for (index, key) in entry.keys.iter_mut().enumerate() {
+                let at = format!("providers.{provider}.keys[{index}]");
+                if key.id.is_empty() {
+                    key.id = uuid::Uuid::new_v4().to_string();
+                }
+                key.resolve_env()
+                    .map_err(|e| ConfigError::new(at.clone(), e.to_string()))?;
+                if let Some(other) = ids.insert(key.id.clone(), at.clone()) {
+                    return Err(ConfigError::new(
+                        format!("{at}.id"),
+                        format!("duplicate key id `{}` (also at {other})", key.id),
+                    ));
+                }
+                if !key.name.is_empty()
+                    && let Some(other) = names.insert(key.name.clone(), at.clone())
+                {
+                    return Err(ConfigError::new(
+                        format!("{at}.name"),
+                        format!(
+                            "key names must be unique across providers: `{}` is also at {other}",
+                            key.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The data each role is built from: the selector gets the providers (secrets redacted:
+    /// it needs none), the governance plugin gets the governance block and whether a virtual
+    /// key is required.
+    pub fn role_data(&self) -> RoleData {
+        let providers: Map<String, Value> = self
+            .providers
+            .iter()
+            .map(|(name, provider)| {
+                let keys = serde_json::to_value(&provider.keys).unwrap_or(Value::Null);
+                (name.clone(), serde_json::json!({ "keys": keys }))
+            })
+            .collect();
+        let mut key_selection = Map::new();
+        key_selection.insert("providers".to_owned(), Value::Object(providers));
+        let mut governance = self.governance.clone();
+        governance
+            .entry("enforce_virtual_keys")
+            .or_insert(Value::Bool(self.client.enforce_auth_on_inference));
+        RoleData {
+            key_selection,
+            governance,
+        }
+    }
+
+    /// The configuration as saved in the data directory: secrets in clear (literal values) or
+    /// as their environment variable, so a restart rebuilds the same configuration.
+    pub fn to_saved_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        keyward_plugin_api::model::secret::with_exposed_secrets(|| serde_json::to_vec_pretty(self))
+    }
+}
+
+/// Turns serde_path_to_error's `providers.openai.keys[1].weight` form into ours (the same, with
+/// `$` for the root).
+fn json_path(path: &str) -> String {
+    if path.is_empty() || path == "." {
+        "$".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Reads the `plugins` block: keyward's object form; Bifrost's array form (its built-in and Go
+/// plugins) is reported as unsupported and yields no plugins.
+fn plugins_block<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<PluginsBlock, D::Error> {
+    let value = Value::deserialize(deserializer)?;
+    match value {
+        Value::Array(_) | Value::Null => Ok(PluginsBlock::default()),
+        other => serde_json::from_value(other).map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+use super::HostConfig;
+
+const MINIMAL: &str = r#"{
+  "providers": {"openai": {"keys": [{"id": "k1", "name": "main", "value": "sk-test-0123456789", "models": ["*"], "weight": 1}]}},
+  "plugins": {"key_selection": {"path": "a.so"}, "governance": {"path": "b.so"}}
+}"#;
+
+#[test]
+fn a_minimal_configuration_parses_without_warnings() {
+    let loaded = HostConfig::parse(MINIMAL).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert_eq!(loaded.config.providers["openai"].keys[0].id, "k1");
+    assert_eq!(loaded.config.admin.token_env, "KEYWARD_ADMIN_TOKEN");
+}
+
+#[test]
+fn a_wrong_type_is_reported_with_its_json_path() {
+    let text = MINIMAL.replace(r#""weight": 1"#, r#""weight": "heavy""#);
+    let error = HostConfig::parse(&text).unwrap_err();
+    assert_eq!(error.path, "providers.openai.keys[0].weight");
+    assert!(!error.reason.is_empty());
+}
+
+#[test]
+fn malformed_json_is_reported_with_line_and_column() {
+    let error = HostConfig::parse("{\n  \"providers\": {,}\n}").unwrap_err();
+    assert!(error.path.starts_with("line 2, column"), "{error}");
+}
+
+#[test]
+fn a_non_object_document_is_refused() {
+    let error = HostConfig::parse("[1, 2]").unwrap_err();
+    assert_eq!(error.path, "$");
+}
+
+#[test]
+fn a_missing_environment_variable_names_the_key_and_the_variable() {
+    let text = MINIMAL.replace("sk-test-0123456789", "env.KEYWARD_TEST_CONFIG_SURELY_UNSET");
+    let error = HostConfig::parse(&text).unwrap_err();
+    assert!(
+        error.path.starts_with("providers.openai.keys[0]"),
+        "{error}"
+    );
+    assert!(
+        error.reason.contains("KEYWARD_TEST_CONFIG_SURELY_UNSET"),
+        "{error}"
+    );
+}
+
+#[test]
+fn key_names_must_be_unique_across_providers() {
+    let text = r#"{"providers": {
+        "openai": {"keys": [{"name": "shared", "value": "a"}]},
+        "azure": {"keys": [{"name": "shared", "value": "b"}]}}}"#;
+    let error = HostConfig::parse(text).unwrap_err();
+    assert!(error.path.ends_with(".name"), "{error}");
+    assert!(error.reason.contains("unique"), "{error}");
+}
+
+#[test]
+fn missing_key_ids_are_generated() {
+    let loaded =
+        HostConfig::parse(r#"{"providers": {"openai": {"keys": [{"name": "n", "value": "v"}]}}}"#)
+            .unwrap();
+    let id = &loaded.config.providers["openai"].keys[0].id;
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+}
+
+#[test]
+fn unsupported_bifrost_fields_are_warned_about_by_name_and_kept_for_saving() {
+    let text = r#"{
+      "$schema": "https://www.getbifrost.ai/schema",
+      "encryption_key": "env.BIFROST_ENCRYPTION_KEY",
+      "client": {"enforce_auth_on_inference": true, "prometheus_labels": ["env=prod"]},
+      "providers": {"openai": {"keys": [], "concurrency_and_buffer_size": {"concurrency": 10, "buffer_size": 20},
+                               "network_config": {"base_url": "http://127.0.0.1:9", "stream_idle_timeout_in_seconds": 60}}},
+      "plugins": [{"enabled": true, "name": "semantic_cache", "config": {}}],
+      "config_store": {"enabled": false}
+    }"#;
+    let loaded = HostConfig::parse(text).unwrap();
+    let warnings = loaded.warnings.join("\n");
+    for field in [
+        "encryption_key",
+        "config_store",
+        "client.prometheus_labels",
+        "providers.openai.concurrency_and_buffer_size",
+        "providers.openai.network_config.stream_idle_timeout_in_seconds",
+        "plugins[0] (semantic_cache)",
+    ] {
+        assert!(
+            warnings.contains(field),
+            "no warning for {field}:\n{warnings}"
+        );
+    }
+    assert!(!warnings.contains("$schema"));
+    let saved: serde_json::Value =
+        serde_json::from_slice(&loaded.config.to_saved_json().unwrap()).unwrap();
+    assert_eq!(saved["config_store"]["enabled"], false);
+    assert_eq!(
+        saved["providers"]["openai"]["concurrency_and_buffer_size"]["concurrency"],
+        10
+    );
+}
+
+#[test]
+fn role_data_gives_the_selector_redacted_keys_and_governance_the_vk_requirement() {
+    let text = MINIMAL.replace(
+        r#""plugins""#,
+        r#""client": {"enforce_auth_on_inference": true}, "plugins""#,
+    );
+    let loaded = HostConfig::parse(&text).unwrap();
+    let data = loaded.config.role_data();
+    let selector = serde_json::Value::Object(data.key_selection).to_string();
+    assert!(
+        !selector.contains("sk-test-0123456789"),
+        "the selector never sees a secret"
+    );
+    assert!(selector.contains("\"k1\""));
+    assert_eq!(data.governance["enforce_virtual_keys"], true);
+}

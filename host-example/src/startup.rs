@@ -1,0 +1,136 @@
+//! Start-up: which configuration to use, the admin token, the plugins, and the usage restored
+//! from the data directory.
+//!
+//! The data directory's `config.json` (the configuration as changed through the management API)
+//! wins over `--config`, which only seeds a fresh data directory. Relative plugin paths are
+//! resolved against the directory of the file they were read from; with no `plugins` block the
+//! default plugins next to the `keyward-host` executable are used.
+
+use std::path::{Path, PathBuf};
+
+use keyward_plugin_api::{hosts::SystemHost, model::secret::Secret};
+
+use crate::{
+    cli::Args,
+    config::HostConfig,
+    persist::remove_leftovers,
+    plugins::{PluginEntry, PluginHost, PluginsBlock, resolve_path},
+    store::{SAVED_CONFIG, SAVED_USAGE},
+};
+
+/// The default key selector, looked for next to the executable.
+pub const DEFAULT_SELECTOR: &str = "libkeyward_weighted_selector.so";
+/// The default governance plugin, looked for next to the executable.
+pub const DEFAULT_GOVERNANCE: &str = "libkeyward_governance.so";
+
+/// What start-up produced.
+pub struct Started {
+    /// The configuration in force.
+    pub config: HostConfig,
+    /// The running plugins.
+    pub plugins: std::sync::Arc<PluginHost>,
+    /// The management API's token.
+    pub admin_token: Secret,
+}
+
+/// Loads the configuration, the plugins and the saved usage.
+pub fn start(args: &Args) -> Result<Started, String> {
+    std::fs::create_dir_all(&args.data_dir).map_err(|e| {
+        format!(
+            "cannot create the data directory {}: {e}",
+            args.data_dir.display()
+        )
+    })?;
+    let removed = remove_leftovers(&args.data_dir).unwrap_or(0);
+    if removed > 0 {
+        tracing::warn!(
+            removed,
+            "removed temporary files left by an interrupted write"
+        );
+    }
+    let saved = args.data_dir.join(SAVED_CONFIG);
+    let source = if saved.exists() {
+        saved
+    } else {
+        args.config.clone()
+    };
+    let loaded = HostConfig::load(&source).map_err(|e| format!("{}: {e}", source.display()))?;
+    tracing::info!(config = %source.display(), "configuration loaded");
+    for warning in &loaded.warnings {
+        tracing::warn!("{}: {warning}", source.display());
+    }
+    let mut config = loaded.config;
+    let base = source.parent().map(Path::to_path_buf).unwrap_or_default();
+    config.plugins = absolute_plugins(&config.plugins, &base)?;
+
+    let token_env = config.admin.token_env.clone();
+    let admin_token = std::env::var(&token_env)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(Secret::new)
+        .ok_or_else(|| format!("admin.token_env: the environment variable {token_env} (the management API token) is not set"))?;
+
+    let copies = std::env::temp_dir().join("keyward-plugin-copies");
+    let (plugins, report) = PluginHost::start(
+        &config.plugins,
+        &config.role_data(),
+        SystemHost::handle(),
+        copies,
+    )
+    .map_err(|e| format!("plugins: {e}"))?;
+    for plugin in &report.plugins {
+        tracing::info!(
+            plugin = %plugin.load.name,
+            path = %plugin.load.path.display(),
+            roles = ?plugin.roles,
+            interface = %plugin.load.interface_version,
+            "plugin ready"
+        );
+    }
+    let usage = args.data_dir.join(SAVED_USAGE);
+    if let Ok(text) = std::fs::read_to_string(&usage) {
+        plugins
+            .restore_usage(&text)
+            .map_err(|e| format!("{}: cannot restore usage: {e}", usage.display()))?;
+        tracing::info!(path = %usage.display(), "usage restored");
+    }
+    Ok(Started {
+        config,
+        plugins: std::sync::Arc::new(plugins),
+        admin_token,
+    })
+}
+
+fn absolute_plugins(block: &PluginsBlock, base: &Path) -> Result<PluginsBlock, String> {
+    let absolute = |entry: &Option<PluginEntry>| {
+        entry.as_ref().map(|e| PluginEntry {
+            path: resolve_path(base, &e.path),
+            config: e.config.clone(),
+        })
+    };
+    let mut block = PluginsBlock {
+        key_selection: absolute(&block.key_selection),
+        governance: absolute(&block.governance),
+        authorization: absolute(&block.authorization),
+        enforcement: absolute(&block.enforcement),
+    };
+    let beside_exe = |file: &str| -> Result<PluginEntry, String> {
+        let exe =
+            std::env::current_exe().map_err(|e| format!("cannot find the executable: {e}"))?;
+        let dir = exe
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(PathBuf::new);
+        Ok(PluginEntry {
+            path: dir.join(file),
+            config: Default::default(),
+        })
+    };
+    if block.key_selection.is_none() {
+        block.key_selection = Some(beside_exe(DEFAULT_SELECTOR)?);
+    }
+    if block.governance.is_none() && block.authorization.is_none() && block.enforcement.is_none() {
+        block.governance = Some(beside_exe(DEFAULT_GOVERNANCE)?);
+    }
+    Ok(block)
+}

@@ -1,0 +1,121 @@
+//! The live configuration and how it changes: [`Store::update`] applies a change to a copy,
+//! validates it, has the plugins build new instances from it (they validate it too), writes it to
+//! the data directory atomically, and only then publishes the new plugins and the new
+//! configuration. Any failure leaves the running configuration, the plugins and the file as they
+//! were. Writers are serialized; readers take a lock-free snapshot.
+//!
+//! The data directory holds `config.json` (the configuration as changed through the API) and
+//! `usage.json` (the enforcer's counters, snapshotted every second and on shutdown).
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use arc_swap::ArcSwap;
+use keyward_plugin_api::{ffi::ErrorCode, loader::LoadError};
+
+use crate::{
+    api::error::ApiError,
+    config::HostConfig,
+    persist::atomic_write,
+    plugins::{PluginError, PluginHost},
+};
+
+/// The file the configuration is saved to, in the data directory.
+pub const SAVED_CONFIG: &str = "config.json";
+/// The file usage snapshots are saved to, in the data directory.
+pub const SAVED_USAGE: &str = "usage.json";
+
+/// The live configuration.
+pub struct Store {
+    current: ArcSwap<HostConfig>,
+    writer: tokio::sync::Mutex<()>,
+    plugins: Arc<PluginHost>,
+    data_dir: PathBuf,
+}
+
+impl Store {
+    /// A store publishing `config`, whose plugins are `plugins`.
+    pub fn new(config: HostConfig, plugins: Arc<PluginHost>, data_dir: PathBuf) -> Self {
+        Self {
+            current: ArcSwap::from_pointee(config),
+            writer: tokio::sync::Mutex::new(()),
+            plugins,
+            data_dir,
+        }
+    }
+
+    /// The current configuration.
+    pub fn snapshot(&self) -> Arc<HostConfig> {
+        self.current.load_full()
+    }
+
+    /// The plugins.
+    pub fn plugins(&self) -> &Arc<PluginHost> {
+        &self.plugins
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Applies `change` to a copy of the configuration; see the module docs.
+    pub async fn update<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&mut HostConfig) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let _one_writer = self.writer.lock().await;
+        let mut next = (*self.snapshot()).clone();
+        let output = change(&mut next)?;
+        next.prepare()
+            .map_err(|e| ApiError::bad_request(e.path, e.reason))?;
+        let bytes = next
+            .to_saved_json()
+            .map_err(|e| ApiError::internal(format!("cannot serialize the configuration: {e}")))?;
+        let data = next.role_data();
+        let plugins = self.plugins.clone();
+        let path = self.data_dir.join(SAVED_CONFIG);
+        tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+            let prepared = plugins.prepare(&data, false).map_err(plugin_error)?;
+            atomic_write(&path, &bytes).map_err(|e| {
+                tracing::error!(path = %path.display(), error = %e, "cannot save the configuration");
+                ApiError::internal("the configuration could not be saved; nothing was changed")
+            })?;
+            plugins.commit(prepared).map_err(plugin_error)?;
+            Ok(())
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("configuration update task failed: {e}")))??;
+        self.current.store(Arc::new(next));
+        Ok(output)
+    }
+
+    /// Writes the enforcer's usage to `usage.json`.
+    pub fn save_usage(&self) -> Result<(), String> {
+        let usage = match self.plugins.snapshot_usage() {
+            Ok(usage) => usage,
+            Err(error) if error.code == ErrorCode::UNSUPPORTED => return Ok(()),
+            Err(error) => return Err(format!("usage snapshot failed: {error}")),
+        };
+        atomic_write(&self.data_dir.join(SAVED_USAGE), usage.as_bytes())
+            .map_err(|e| format!("cannot save usage: {e}"))
+    }
+}
+
+/// A plugin's refusal of a configuration is the client's error (400, with the plugin's message
+/// naming the field); anything else is the server's.
+fn plugin_error(error: PluginError) -> ApiError {
+    match error {
+        PluginError::Load(LoadError::Constructor { error, .. })
+            if error.code == ErrorCode::INVALID_CONFIG =>
+        {
+            ApiError::bad_request("body", error.message.to_string())
+        }
+        other => {
+            tracing::error!(error = %other, "plugins could not be rebuilt");
+            ApiError::internal(format!("the plugins could not be rebuilt: {other}"))
+        }
+    }
+}
