@@ -38,6 +38,10 @@ pub struct IndexedKey {
 pub struct Candidate<'k> {
     /// The key's position in [`ProviderIndex::keys`].
     pub key: u32,
+    /// The key's id.
+    pub id: &'k str,
+    /// The key's name.
+    pub name: &'k str,
     /// The key's weight.
     pub weight: Weight,
     /// The provider model id the key maps the model to (`None`: the model as requested).
@@ -209,6 +213,8 @@ fn build_provider<T>(
             let key = &keys[position as usize];
             let candidate = Candidate {
                 key: position,
+                id: &key.id,
+                name: &key.name,
                 weight: key.weight,
                 provider_model: match route {
                     Route::AsRequested => None,

@@ -1,0 +1,138 @@
+//! [`WeightedSelector`]: the key-selection role. Immutable once built; a pick reads the
+//! precomputed tables, draws from the thread's own random generator, and allocates nothing.
+//!
+//! - Unconstrained requests (no pin, no allow-list, no failures): one alias-table draw.
+//! - An allow-list or failed keys: up to [`REJECTION_TRIES`] draws, keeping the first fresh,
+//!   allowed key (exactly the weighted distribution restricted to those keys); then a two-pass
+//!   weighted scan over the admitted keys, best tier first (see
+//!   [`constraints`](keyward_plugin_api::model::key::constraints)).
+//! - A pinned key (by id or name) is served when it is still a candidate.
+
+use abi_stable::std_types::{ROption, RResult, RStr, RString};
+use keyward_plugin_api::{
+    ffi::{KeyChoice, KeySelector, KeywardError, SelectRequest},
+    guard::PanicGuard,
+    model::key::{
+        config::KeysConfig,
+        constraints::{
+            CandidateTable, Constraints, Tier, no_keys_error, no_pick_error, pin_error,
+            pinned_position, unsupported_model_error, weighted_scan,
+        },
+        index::{CandidateIndex, ProviderIndex},
+    },
+};
+
+use crate::table::WeightedTable;
+
+/// Draws tried before a constrained pick falls back to a scan.
+pub const REJECTION_TRIES: usize = 8;
+
+/// The weighted key selector.
+#[derive(Debug)]
+pub struct WeightedSelector {
+    index: CandidateIndex<WeightedTable>,
+    guard: PanicGuard,
+}
+
+impl WeightedSelector {
+    /// Builds the tables of a loaded configuration.
+    pub fn new(config: &KeysConfig) -> Self {
+        Self {
+            index: CandidateIndex::build(config, WeightedTable::build),
+            guard: PanicGuard::new("weighted-selector"),
+        }
+    }
+
+    /// Parses, validates and builds from the plugin's configuration JSON.
+    pub fn from_json(config_json: &str) -> Result<Self, KeywardError> {
+        let config = KeysConfig::load(config_json)?;
+        Ok(Self::new(&config))
+    }
+
+    /// How many tables were built (every provider's models, twice: all and batch).
+    pub fn table_count(&self) -> usize {
+        self.index
+            .providers()
+            .iter()
+            .map(|p| 2 * p.entries().count())
+            .sum()
+    }
+
+    #[inline]
+    fn pick<'a>(&'a self, request: &SelectRequest<'a>) -> Result<KeyChoice<'a>, KeywardError> {
+        let provider_name = request.provider.as_str();
+        let provider = match self.index.provider(provider_name) {
+            Some(provider) if !provider.keys().is_empty() => provider,
+            _ => return Err(no_keys_error(provider_name)),
+        };
+        let model = request.model.as_str();
+        let table = provider.tables(model).for_kind(request.kind);
+        if table.is_empty() {
+            return Err(unsupported_model_error(provider, model, request.kind));
+        }
+        let position = match request.pinned_key {
+            ROption::RSome(pinned) => {
+                let constraints = Constraints::of(request);
+                pinned_position(table, provider, &constraints, pinned.as_str())
+                    .map_err(|why| pin_error(provider.name(), model, pinned.as_str(), why))?
+            }
+            ROption::RNone if request.allowed_key_ids.is_none() && request.failed.is_empty() => {
+                table.sample(fastrand::u64(..))
+            }
+            ROption::RNone => constrained_pick(table, provider, request)?,
+        };
+        let entry = table.entry(position);
+        Ok(KeyChoice {
+            key_id: RStr::from_str(&entry.id),
+            key_name: RStr::from_str(&entry.name),
+            provider_model: match &entry.provider_model {
+                Some(mapped) => RStr::from_str(mapped),
+                None => request.model,
+            },
+        })
+    }
+}
+
+fn constrained_pick(
+    table: &WeightedTable,
+    provider: &ProviderIndex<WeightedTable>,
+    request: &SelectRequest<'_>,
+) -> Result<usize, KeywardError> {
+    let constraints = Constraints::of(request);
+    for _ in 0..REJECTION_TRIES {
+        let position = table.sample(fastrand::u64(..));
+        if constraints.tier(&table.entry(position).id) == Tier::Fresh {
+            return Ok(position);
+        }
+    }
+    weighted_scan(table, provider, &constraints, |n| fastrand::u64(..n)).map_err(|why| {
+        no_pick_error(
+            provider.name(),
+            request.model.as_str(),
+            why,
+            request.failed.len(),
+        )
+    })
+}
+
+impl KeySelector for WeightedSelector {
+    fn select<'a>(&'a self, request: &SelectRequest<'a>) -> RResult<KeyChoice<'a>, KeywardError> {
+        self.guard.run(|| self.pick(request).into())
+    }
+
+    fn export_state(&self) -> RResult<RString, KeywardError> {
+        // Stateless: nothing to carry over. Picks keep working after the export (they change
+        // nothing), so calls racing a swap never fail.
+        self.guard.retire();
+        RResult::ROk(RString::from("null"))
+    }
+
+    fn import_state(&self, _state: RStr<'_>) -> RResult<(), KeywardError> {
+        // Any previous selector's state (round-robin cursors, ...) means nothing to weighted
+        // random picks: ignored, as the contract allows for optimization-only state.
+        RResult::ROk(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
