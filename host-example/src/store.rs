@@ -19,7 +19,7 @@ use crate::{
     api::error::ApiError,
     config::HostConfig,
     persist::atomic_write,
-    plugins::{PluginError, PluginHost},
+    plugins::{PluginError, PluginHost, ReloadReport},
 };
 
 /// The file the configuration is saved to, in the data directory.
@@ -90,6 +90,18 @@ impl Store {
         .map_err(|e| ApiError::internal(format!("configuration update task failed: {e}")))??;
         self.current.store(Arc::new(next));
         Ok(output)
+    }
+
+    /// Loads the plugin files again (a new build at the same path included), carries every
+    /// role's state over and switches atomically. Serialized with configuration changes, so the
+    /// two never interleave. On failure the old plugins keep serving.
+    pub async fn reload_plugins(&self) -> Result<ReloadReport, PluginError> {
+        let _one_writer = self.writer.lock().await;
+        let data = self.snapshot().role_data();
+        let plugins = self.plugins.clone();
+        tokio::task::spawn_blocking(move || plugins.rebuild(&data, true))
+            .await
+            .unwrap_or_else(|e| Err(PluginError::Config(format!("reload task failed: {e}"))))
     }
 
     /// Writes the enforcer's usage to `usage.json`.

@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod governance;
 pub mod keys;
+pub mod plugins;
 
 use std::sync::Arc;
 
@@ -24,6 +26,8 @@ pub struct AppState {
 pub fn router(state: AppState, admin: AdminToken) -> Router {
     let management = Router::new()
         .merge(keys::routes())
+        .merge(governance::routes())
+        .merge(plugins::routes())
         .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
     Router::new()
         .route("/health", get(health))

@@ -1,0 +1,598 @@
+//! `GET|POST /api/governance/virtual-keys`, `GET|PUT|DELETE /api/governance/virtual-keys/{vk_id}`.
+//!
+//! The list answers `{virtual_keys, count, total_count, limit, offset}` and takes `from_memory`,
+//! `limit`, `offset`, `search` (case-insensitive, on the name), `customer_id`, `team_id`,
+//! `sort_by` (`name`, `budget_spent`, `created_at`, `status`), `order` (`asc`, `desc`) and
+//! `export`. Without `export=true`, `limit` defaults to [`DEFAULT_LIMIT`] and is clamped to
+//! [`MAX_LIMIT`]; with it, to [`MAX_EXPORT_LIMIT`].
+//!
+//! An update follows Bifrost: fields sent replace the stored ones, provider configs not listed
+//! are removed, budgets sent without an id keep the id (and so the usage) of the stored budget
+//! with the same `reset_duration`, and a redacted `value` sent back keeps the stored value.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    routing::get,
+};
+use chrono::Utc;
+use keyward_plugin_api::model::governance::{
+    GovernanceDocument, VirtualKey, virtual_key::ProviderConfigKey,
+};
+use serde_json::{Map, Value, json};
+
+use super::{document, fresh_id, set_document, usage::UsageView};
+use crate::{
+    api::{
+        AppState,
+        error::ApiError,
+        extract::{JsonBody, RawQuery, parse_json, truncate},
+    },
+    config::HostConfig,
+};
+
+/// The page size when `limit` is absent.
+pub const DEFAULT_LIMIT: u64 = 50;
+/// The largest page without `export=true`.
+pub const MAX_LIMIT: u64 = 500;
+/// The largest page with `export=true`.
+pub const MAX_EXPORT_LIMIT: u64 = 10_000;
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/governance/virtual-keys", get(list).post(create))
+        .route(
+            "/api/governance/virtual-keys/{vk_id}",
+            get(read).put(update).delete(remove),
+        )
+}
+
+/// Sort keys of the list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SortBy {
+    Name,
+    BudgetSpent,
+    CreatedAt,
+    Status,
+}
+
+async fn list(State(state): State<AppState>, query: RawQuery) -> Result<Json<Value>, ApiError> {
+    let _from_memory = query.bool("from_memory", false)?;
+    let export = query.bool("export", false)?;
+    let offset = query.non_negative("offset")?.unwrap_or(0);
+    let limit = match query.non_negative("limit")? {
+        Some(limit) => limit.min(if export { MAX_EXPORT_LIMIT } else { MAX_LIMIT }),
+        None if export => MAX_EXPORT_LIMIT,
+        None => DEFAULT_LIMIT,
+    };
+    let sort_by = match query.get("sort_by") {
+        None | Some("") => None,
+        Some("name") => Some(SortBy::Name),
+        Some("budget_spent") => Some(SortBy::BudgetSpent),
+        Some("created_at") => Some(SortBy::CreatedAt),
+        Some("status") => Some(SortBy::Status),
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "sort_by",
+                format!(
+                    "sort_by must be one of name, budget_spent, created_at, status; got `{}`",
+                    truncate(other)
+                ),
+            ));
+        }
+    };
+    let descending = match query.get("order") {
+        None | Some("") | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "order",
+                format!("order must be asc or desc; got `{}`", truncate(other)),
+            ));
+        }
+    };
+    let search = query
+        .get("search")
+        .map(str::to_lowercase)
+        .filter(|s| !s.is_empty());
+    let team_id = query.get("team_id").filter(|s| !s.is_empty());
+    let customer_id = query.get("customer_id").filter(|s| !s.is_empty());
+
+    let config = state.store.snapshot();
+    let documents = document(&config)?;
+    let usage = usage_view(&state);
+    let mut keys: Vec<VirtualKey> = documents
+        .virtual_keys
+        .iter()
+        .filter(|vk| {
+            search
+                .as_ref()
+                .is_none_or(|s| vk.name.to_lowercase().contains(s))
+        })
+        .filter(|vk| team_id.is_none_or(|t| vk.team_id.as_deref() == Some(t)))
+        .filter(|vk| customer_id.is_none_or(|c| effective_customer(&documents, vk) == Some(c)))
+        .map(|vk| embed(vk, &documents, &config, &usage))
+        .collect();
+    if let Some(sort_by) = sort_by {
+        let now = Utc::now();
+        keys.sort_by(|a, b| {
+            let ordering = match sort_by {
+                SortBy::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                SortBy::BudgetSpent => spent(a).total_cmp(&spent(b)),
+                SortBy::CreatedAt => a.created_at.cmp(&b.created_at),
+                SortBy::Status => a.is_usable_at(now).cmp(&b.is_usable_at(now)).reverse(),
+            };
+            ordering.then_with(|| a.id.cmp(&b.id))
+        });
+        if descending {
+            keys.reverse();
+        }
+    }
+    let total = keys.len() as u64;
+    let page: Vec<VirtualKey> = keys
+        .into_iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    Ok(Json(json!({
+        "virtual_keys": page,
+        "count": page.len(),
+        "total_count": total,
+        "limit": limit,
+        "offset": offset,
+    })))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path(vk_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let config = state.store.snapshot();
+    let documents = document(&config)?;
+    let vk = documents
+        .virtual_keys
+        .iter()
+        .find(|vk| vk.id == vk_id)
+        .ok_or_else(|| not_found(&vk_id))?;
+    Ok(Json(
+        json!({ "virtual_key": embed(vk, &documents, &config, &usage_view(&state)) }),
+    ))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let Value::Object(mut fields) = body else {
+        return Err(ApiError::bad_request(
+            "body",
+            "the body must be a JSON object",
+        ));
+    };
+    fields
+        .entry("id")
+        .or_insert_with(|| Value::String(fresh_id()));
+    if fields
+        .get("name")
+        .and_then(Value::as_str)
+        .is_none_or(|n| n.trim().is_empty())
+    {
+        return Err(ApiError::bad_request("name", "name is required"));
+    }
+    let now = Utc::now();
+    let mut vk: VirtualKey = parse_json(Value::Object(fields).to_string().as_bytes())?;
+    vk.created_at = Some(now);
+    vk.updated_at = Some(now);
+    let id = vk.id.clone();
+    let created = state
+        .store
+        .update(move |config| {
+            let mut documents = document(config)?;
+            if documents.virtual_keys.iter().any(|k| k.id == vk.id) {
+                return Err(ApiError::conflict(
+                    "id",
+                    "a virtual key with this id already exists",
+                ));
+            }
+            assign_ids(&mut vk, None);
+            check(&vk, &documents, config, None)?;
+            documents.virtual_keys.push(vk);
+            set_document(config, &documents)
+        })
+        .await;
+    created?;
+    let config = state.store.snapshot();
+    let documents = document(&config)?;
+    let vk = documents
+        .virtual_keys
+        .iter()
+        .find(|k| k.id == id)
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(json!({
+        "message": "Virtual key created successfully",
+        "virtual_key": embed(vk, &documents, &config, &usage_view(&state)),
+    })))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(vk_id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let Value::Object(changes) = body else {
+        return Err(ApiError::bad_request(
+            "body",
+            "the body must be a JSON object",
+        ));
+    };
+    let id = vk_id.clone();
+    state
+        .store
+        .update(move |config| {
+            let mut documents = document(config)?;
+            let index = documents
+                .virtual_keys
+                .iter()
+                .position(|k| k.id == vk_id)
+                .ok_or_else(|| not_found(&vk_id))?;
+            let stored = documents.virtual_keys[index].clone();
+            let mut vk = apply_changes(&stored, changes)?;
+            vk.updated_at = Some(Utc::now());
+            assign_ids(&mut vk, Some(&stored));
+            check(&vk, &documents, config, Some(&vk_id))?;
+            documents.virtual_keys[index] = vk;
+            set_document(config, &documents)
+        })
+        .await?;
+    let config = state.store.snapshot();
+    let documents = document(&config)?;
+    let vk = documents
+        .virtual_keys
+        .iter()
+        .find(|k| k.id == id)
+        .ok_or_else(|| not_found(&id))?;
+    Ok(Json(json!({
+        "message": "Virtual key updated successfully",
+        "virtual_key": embed(vk, &documents, &config, &usage_view(&state)),
+    })))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path(vk_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let removed = state
+        .store
+        .update(move |config| {
+            let mut documents = document(config)?;
+            let index = documents
+                .virtual_keys
+                .iter()
+                .position(|k| k.id == vk_id)
+                .ok_or_else(|| not_found(&vk_id))?;
+            let removed = documents.virtual_keys.remove(index);
+            documents
+                .budgets
+                .retain(|b| b.virtual_key_id.as_deref() != Some(removed.id.as_str()));
+            set_document(config, &documents)?;
+            Ok(removed)
+        })
+        .await?;
+    Ok(Json(
+        json!({ "message": "Virtual key deleted successfully", "virtual_key": removed }),
+    ))
+}
+
+fn not_found(vk_id: &str) -> ApiError {
+    ApiError::not_found(format!("virtual key not found: {}", truncate(vk_id)))
+}
+
+fn usage_view(state: &AppState) -> UsageView {
+    state
+        .store
+        .plugins()
+        .snapshot_usage()
+        .map(|s| UsageView::from_snapshot(&s))
+        .unwrap_or_default()
+}
+
+fn spent(vk: &VirtualKey) -> f64 {
+    vk.budgets.iter().map(|b| b.current_usage).sum()
+}
+
+fn effective_customer<'d>(
+    documents: &'d GovernanceDocument,
+    vk: &'d VirtualKey,
+) -> Option<&'d str> {
+    vk.customer_id.as_deref().or_else(|| {
+        let team = vk.team_id.as_deref()?;
+        documents
+            .teams
+            .iter()
+            .find(|t| t.id == team)?
+            .customer_id
+            .as_deref()
+    })
+}
+
+/// Merges the fields of an update into the stored key (see the module docs).
+fn apply_changes(stored: &VirtualKey, changes: Map<String, Value>) -> Result<VirtualKey, ApiError> {
+    let redacted_value = stored.value.redacted();
+    let mut merged = match keyward_plugin_api::model::secret::with_exposed_secrets(|| {
+        serde_json::to_value(stored)
+    }) {
+        Ok(Value::Object(fields)) => fields,
+        _ => return Err(ApiError::internal("cannot read the stored virtual key")),
+    };
+    // Embedded objects are views, never stored.
+    merged.remove("team");
+    merged.remove("customer");
+    let attaches = changes.contains_key("team_id") || changes.contains_key("customer_id");
+    for (field, value) in changes {
+        match field.as_str() {
+            "id" | "created_at" | "updated_at" => {}
+            "value" if value.as_str() == Some(redacted_value.as_str()) => {}
+            _ => {
+                merged.insert(field, value);
+            }
+        }
+    }
+    if attaches {
+        // Attaching to one side detaches from the other unless both were sent (then `check`
+        // refuses the pair).
+        for side in ["team_id", "customer_id"] {
+            if merged.get(side).is_some_and(Value::is_null) {
+                merged.remove(side);
+            }
+        }
+    }
+    parse_json(Value::Object(merged).to_string().as_bytes())
+}
+
+/// Gives ids to budgets, rate limits and provider configs that came without one; an updated
+/// budget without an id takes the id of the stored budget with the same `reset_duration`.
+fn assign_ids(vk: &mut VirtualKey, stored: Option<&VirtualKey>) {
+    let stored_budget_id = |budgets: &[keyward_plugin_api::model::governance::Budget],
+                            duration: &str| {
+        budgets
+            .iter()
+            .find(|b| b.reset_duration.as_str() == duration)
+            .map(|b| b.id.clone())
+    };
+    for budget in &mut vk.budgets {
+        if budget.id.is_empty() {
+            budget.id = stored
+                .and_then(|s| stored_budget_id(&s.budgets, budget.reset_duration.as_str()))
+                .unwrap_or_else(fresh_id);
+        }
+    }
+    if let Some(limit) = &mut vk.rate_limit
+        && limit.id.is_empty()
+    {
+        limit.id = stored
+            .and_then(|s| s.rate_limit.as_ref())
+            .map(|l| l.id.clone())
+            .unwrap_or_else(fresh_id);
+    }
+    let mut next_config_id = vk
+        .provider_configs
+        .iter()
+        .filter_map(|c| c.id)
+        .max()
+        .unwrap_or(0);
+    for config in &mut vk.provider_configs {
+        let previous = stored.and_then(|s| {
+            s.provider_configs
+                .iter()
+                .find(|p| p.provider == config.provider)
+        });
+        if config.id.is_none() {
+            config.id = previous.and_then(|p| p.id).or_else(|| {
+                next_config_id += 1;
+                Some(next_config_id)
+            });
+        }
+        config.virtual_key_id = Some(vk.id.clone());
+        for budget in &mut config.budgets {
+            if budget.id.is_empty() {
+                budget.id = previous
+                    .and_then(|p| stored_budget_id(&p.budgets, budget.reset_duration.as_str()))
+                    .unwrap_or_else(fresh_id);
+            }
+        }
+        if let Some(limit) = &mut config.rate_limit
+            && limit.id.is_empty()
+        {
+            limit.id = previous
+                .and_then(|p| p.rate_limit.as_ref())
+                .map(|l| l.id.clone())
+                .unwrap_or_else(fresh_id);
+        }
+    }
+}
+
+/// The rules a virtual key must follow against the rest of the configuration.
+fn check(
+    vk: &VirtualKey,
+    documents: &GovernanceDocument,
+    config: &HostConfig,
+    updating: Option<&str>,
+) -> Result<(), ApiError> {
+    vk.validate().map_err(|(path, reason)| {
+        ApiError::bad_request(path.clone(), format!("{path}: {reason}"))
+    })?;
+    if vk.name.trim().is_empty() {
+        return Err(ApiError::bad_request("name", "name is required"));
+    }
+    if documents
+        .virtual_keys
+        .iter()
+        .any(|k| Some(k.id.as_str()) != updating && k.name == vk.name)
+    {
+        return Err(ApiError::conflict(
+            "name",
+            format!(
+                "a virtual key named `{}` already exists",
+                truncate(&vk.name)
+            ),
+        ));
+    }
+    if documents
+        .virtual_keys
+        .iter()
+        .any(|k| Some(k.id.as_str()) != updating && k.value == vk.value)
+    {
+        return Err(ApiError::conflict(
+            "value",
+            "another virtual key already has this value",
+        ));
+    }
+    if let Some(team) = &vk.team_id
+        && !documents.teams.iter().any(|t| &t.id == team)
+    {
+        return Err(ApiError::bad_request(
+            "team_id",
+            format!("team not found: {}", truncate(team)),
+        ));
+    }
+    if let Some(customer) = &vk.customer_id
+        && !documents.customers.iter().any(|c| &c.id == customer)
+    {
+        return Err(ApiError::bad_request(
+            "customer_id",
+            format!("customer not found: {}", truncate(customer)),
+        ));
+    }
+    for (p, provider_config) in vk.provider_configs.iter().enumerate() {
+        for (k, key) in provider_config.keys.iter().enumerate() {
+            if key.key_id == "*" {
+                continue;
+            }
+            let exists = config
+                .providers
+                .get(&provider_config.provider)
+                .is_some_and(|entry| entry.keys.iter().any(|pk| pk.id == key.key_id));
+            if !exists {
+                return Err(ApiError::bad_request(
+                    format!("provider_configs[{p}].key_ids[{k}]"),
+                    format!(
+                        "provider key {} is not a key of provider {}",
+                        truncate(&key.key_id),
+                        truncate(&provider_config.provider)
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key as responses show it: embedded team (with its customer) and customer, every budget
+/// that applies to it with current usage, its rate limit with current usage, and each provider
+/// config's keys with their names.
+fn embed(
+    vk: &VirtualKey,
+    documents: &GovernanceDocument,
+    config: &HostConfig,
+    usage: &UsageView,
+) -> VirtualKey {
+    let mut vk = vk.clone();
+    let budget_by_id = |id: &str| documents.budgets.iter().find(|b| b.id == id).cloned();
+    if let Some(id) = &vk.budget_id
+        && !vk.budgets.iter().any(|b| &b.id == id)
+        && let Some(budget) = budget_by_id(id)
+    {
+        vk.budgets.push(budget);
+    }
+    for budget in documents
+        .budgets
+        .iter()
+        .filter(|b| b.virtual_key_id.as_deref() == Some(vk.id.as_str()))
+    {
+        if !vk.budgets.iter().any(|b| b.id == budget.id) {
+            vk.budgets.push(budget.clone());
+        }
+    }
+    if vk.rate_limit.is_none()
+        && let Some(id) = &vk.rate_limit_id
+    {
+        vk.rate_limit = documents.rate_limits.iter().find(|l| &l.id == id).cloned();
+    }
+    for budget in &mut vk.budgets {
+        usage.fill_budget(budget);
+    }
+    if let Some(limit) = &mut vk.rate_limit {
+        usage.fill_rate_limit(limit);
+    }
+    for provider_config in &mut vk.provider_configs {
+        if let Some(id) = &provider_config.budget_id
+            && !provider_config.budgets.iter().any(|b| &b.id == id)
+            && let Some(budget) = budget_by_id(id)
+        {
+            provider_config.budgets.push(budget);
+        }
+        if provider_config.rate_limit.is_none()
+            && let Some(id) = &provider_config.rate_limit_id
+        {
+            provider_config.rate_limit =
+                documents.rate_limits.iter().find(|l| &l.id == id).cloned();
+        }
+        for budget in &mut provider_config.budgets {
+            usage.fill_budget(budget);
+        }
+        if let Some(limit) = &mut provider_config.rate_limit {
+            usage.fill_rate_limit(limit);
+        }
+        let keys = config
+            .providers
+            .get(&provider_config.provider)
+            .map(|p| p.keys.as_slice())
+            .unwrap_or(&[]);
+        provider_config.keys = provider_config
+            .keys
+            .iter()
+            .map(|k| ProviderConfigKey {
+                key_id: k.key_id.clone(),
+                name: keys
+                    .iter()
+                    .find(|pk| pk.id == k.key_id)
+                    .map(|pk| pk.name.clone())
+                    .or_else(|| k.name.clone()),
+                provider: Some(provider_config.provider.clone()),
+            })
+            .collect();
+    }
+    let customer_of = |id: &str| {
+        documents
+            .customers
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .map(|mut c| {
+                if let Some(budget) = c.budget_id.as_deref().and_then(budget_by_id) {
+                    c.budget = Some(budget);
+                }
+                if let Some(budget) = &mut c.budget {
+                    usage.fill_budget(budget);
+                }
+                Box::new(c)
+            })
+    };
+    if let Some(team_id) = &vk.team_id
+        && let Some(mut team) = documents.teams.iter().find(|t| &t.id == team_id).cloned()
+    {
+        if let Some(budget) = team.budget_id.as_deref().and_then(budget_by_id) {
+            team.budget = Some(budget);
+        }
+        if let Some(budget) = &mut team.budget {
+            usage.fill_budget(budget);
+        }
+        team.customer = team.customer_id.as_deref().and_then(customer_of);
+        vk.team = Some(Box::new(team));
+    }
+    if let Some(customer_id) = &vk.customer_id {
+        vk.customer = customer_of(customer_id);
+    }
+    vk
+}
