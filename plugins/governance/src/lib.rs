@@ -1,1 +1,123 @@
-//! Placeholder: filled by its issue.
+//! The governance plugin: virtual keys, rate limits and budgets that cannot be overshot.
+//!
+//! One `instantiate` call builds both roles over shared state: the
+//! [`VirtualKeyAuthorizer`](keyward_plugin_api::ffi::VirtualKeyAuthorizer) (find the virtual
+//! key in the headers, check it, the provider and the model, choose a provider) and the
+//! [`UsageEnforcer`](keyward_plugin_api::ffi::UsageEnforcer) (reserve request slots, tokens and
+//! cost at every level before the upstream call; settle or release after it). The
+//! configuration is Bifrost's `config.json` `governance` block plus a few options; see
+//! `docs/governance.md`.
+//!
+//! - [`config`]: the configuration and its parsing; [`policy`]: the compiled, immutable policy.
+//! - [`counter`]: the atomic windowed counters; [`prices`]: the price table.
+//! - [`headers`], [`authorize`]: authorization; [`enforce`], [`reservations`]: enforcement.
+//! - [`state`]: export and import for hot swaps; [`shadow`]: shadow-mode counts.
+//! - [`engine`]: the shared state; [`roles`]: the ABI role objects.
+
+pub mod authorize;
+pub mod config;
+pub mod counter;
+pub mod enforce;
+pub mod engine;
+pub mod headers;
+pub mod intern;
+pub mod policy;
+pub mod prices;
+pub mod reservations;
+pub mod roles;
+pub mod shadow;
+pub mod state;
+
+use abi_stable::{
+    export_root_module,
+    prefix_type::PrefixTypeTrait,
+    sabi_trait::TD_Opaque,
+    std_types::{ROption, RResult, RStr},
+};
+use keyward_plugin_api::{
+    ffi::{
+        ErrorCode, HostHandle, KeywardError, PluginInfo, PluginMod, PluginModRef, RoleMask,
+        RoleSet, UsageEnforcer_TO, VirtualKeyAuthorizer_TO,
+    },
+    guard::PanicGuard,
+};
+
+pub use roles::{GovernanceAuthorizer, GovernanceEnforcer};
+
+/// The plugin's name.
+pub const PLUGIN_NAME: &str = "governance";
+
+/// The exported root module.
+pub mod root {
+    // `#[export_root_module]` generates an undocumented `#[no_mangle]` static (the loader's
+    // symbol); the allowance covers that static and nothing else.
+    #![allow(missing_docs)]
+
+    use super::*;
+
+    /// Builds the root module (`#[export_root_module]` exports it as the loader symbol).
+    #[export_root_module]
+    pub fn root_module() -> PluginModRef {
+        PluginMod {
+            describe,
+            instantiate,
+        }
+        .leak_into_prefix()
+    }
+}
+
+const ROLES: RoleMask = RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT);
+
+extern "C" fn describe() -> PluginInfo {
+    PluginInfo {
+        name: RStr::from_str(PLUGIN_NAME),
+        version: RStr::from_str(env!("CARGO_PKG_VERSION")),
+        roles: ROLES,
+        description: RStr::from_str(
+            "virtual keys, rate limits and budgets that reserve before the upstream call",
+        ),
+    }
+}
+
+extern "C" fn instantiate(
+    config: RStr<'_>,
+    roles: RoleMask,
+    host: HostHandle,
+) -> RResult<RoleSet, KeywardError> {
+    PanicGuard::new("governance constructor")
+        .run(|| build_role_set(config.as_str(), roles, host).into())
+}
+
+/// Builds both roles over one engine from the configuration text (in-process use: tests and
+/// benches).
+pub fn build(
+    config_json: &str,
+    host: HostHandle,
+) -> Result<(GovernanceAuthorizer, GovernanceEnforcer), KeywardError> {
+    let config = config::parse(config_json)?;
+    let engine = engine::Engine::new(&config, host)?;
+    Ok(roles::roles(engine))
+}
+
+/// What `instantiate` does: the roles asked for, sharing one engine.
+pub fn build_role_set(
+    config_json: &str,
+    roles: RoleMask,
+    host: HostHandle,
+) -> Result<RoleSet, KeywardError> {
+    if !ROLES.contains(roles) {
+        return Err(KeywardError::new(
+            ErrorCode::UNSUPPORTED,
+            "the governance plugin provides authorization and enforcement only",
+        ));
+    }
+    let (authorizer, enforcer) = build(config_json, host)?;
+    let mut set = RoleSet::empty();
+    if roles.contains(RoleMask::AUTHORIZATION) {
+        set.authorizer = ROption::RSome(VirtualKeyAuthorizer_TO::from_value(authorizer, TD_Opaque));
+    }
+    if roles.contains(RoleMask::ENFORCEMENT) {
+        set.enforcer = ROption::RSome(UsageEnforcer_TO::from_value(enforcer, TD_Opaque));
+    }
+    Ok(set)
+}

@@ -1,0 +1,282 @@
+//! Authorization: find the virtual key, check it, the provider and the model, and choose the
+//! provider when the request names none. Decision order and codes:
+//!
+//! 1. no virtual key while one is required -> 401 `virtual_key_required`
+//! 2. unknown key -> 403 `virtual_key_not_found`
+//! 3. inactive or expired key -> 403 `virtual_key_blocked`
+//! 4. provider not in the key's provider configs -> 403 `provider_blocked`
+//! 5. model black-listed, not allowed, or without a price where a budget applies (under
+//!    `unknown_model_pricing: "deny"`) -> 403 `model_blocked`
+//!
+//! Limits (429, 402) are the enforcer's, at reservation. The admit path allocates nothing: the
+//! admission borrows from the instance and the request. In shadow mode a denial is counted,
+//! logged and reported in `would_deny`, and the request is admitted.
+
+use abi_stable::std_types::{ROption, RStr};
+use keyward_plugin_api::ffi::{Admission, AuthorizeRequest, ErrorCode, Fallbacks, KeywardError};
+
+use crate::{
+    engine::Engine,
+    headers::find_virtual_key,
+    policy::{KeyPolicy, Path, ProviderPolicy},
+};
+
+fn admission<'a>(virtual_key_id: &'a str, provider: RStr<'a>) -> Admission<'a> {
+    Admission {
+        virtual_key_id: RStr::from_str(virtual_key_id),
+        provider,
+        allowed_key_ids: ROption::RNone,
+        fallbacks: Fallbacks::EMPTY,
+        would_deny: ErrorCode::NONE,
+    }
+}
+
+fn requested_provider<'a>(request: &AuthorizeRequest<'a>) -> RStr<'a> {
+    match request.provider {
+        ROption::RSome(provider) => provider,
+        ROption::RNone => RStr::from_str(""),
+    }
+}
+
+impl Engine {
+    /// Authorizes one request (see the module docs).
+    pub fn authorize<'a>(
+        &'a self,
+        request: &AuthorizeRequest<'a>,
+    ) -> Result<Admission<'a>, KeywardError> {
+        let shadow = self.policy.options.shadow_mode;
+        let mut would_deny: Option<KeywardError> = None;
+        macro_rules! deny {
+            ($error:expr) => {{
+                let error = $error;
+                if !shadow {
+                    return Err(error);
+                }
+                if would_deny.is_none() {
+                    would_deny = Some(error);
+                }
+            }};
+        }
+
+        let anonymous = admission("", requested_provider(request));
+        let Some(value) = find_virtual_key(request.headers.as_slice()) else {
+            if self.policy.options.enforce_virtual_keys {
+                deny!(KeywardError::new(
+                    ErrorCode::VIRTUAL_KEY_REQUIRED,
+                    "a virtual key is required: send it in x-bf-vk, or as an sk-bf- key in \
+                     Authorization: Bearer, x-api-key, api-key or x-goog-api-key",
+                ));
+            }
+            return Ok(self.finish(request.request_id, anonymous, would_deny));
+        };
+        let Some(&index) = self.policy.by_value.get(value) else {
+            deny!(KeywardError::new(
+                ErrorCode::VIRTUAL_KEY_NOT_FOUND,
+                "the virtual key is not known",
+            ));
+            return Ok(self.finish(request.request_id, anonymous, would_deny));
+        };
+        let key = &self.policy.keys[index];
+        let now = self.now();
+        if !key.active {
+            deny!(KeywardError::new(
+                ErrorCode::VIRTUAL_KEY_BLOCKED,
+                format!("{} is inactive", key.label()),
+            ));
+        } else if key.expires_at.is_some_and(|expiry| now >= expiry) {
+            deny!(KeywardError::new(
+                ErrorCode::VIRTUAL_KEY_BLOCKED,
+                format!("{} has expired", key.label()),
+            ));
+        }
+        let model = request.model.as_str();
+        let routed = match request.provider {
+            ROption::RSome(provider) => self.route_named(key, provider, model),
+            ROption::RNone => self.route_chosen(key, model, now),
+        };
+        let admitted = match routed {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                deny!(error);
+                admission(&key.id, requested_provider(request))
+            }
+        };
+        Ok(self.finish(request.request_id, admitted, would_deny))
+    }
+
+    #[inline]
+    fn finish<'a>(
+        &self,
+        request_id: u64,
+        mut admitted: Admission<'a>,
+        would_deny: Option<KeywardError>,
+    ) -> Admission<'a> {
+        if let Some(error) = would_deny {
+            self.shadow_denied(request_id, &error);
+            admitted.would_deny = error.code;
+        }
+        admitted
+    }
+
+    #[inline]
+    fn priced(&self, path: &Path, provider: &str, model: &str) -> bool {
+        !path.has_budgets || self.policy.prices.lookup(provider, model).is_some()
+    }
+
+    #[cold]
+    fn unpriced(&self, key: &KeyPolicy, model: &str) -> KeywardError {
+        KeywardError::new(
+            ErrorCode::MODEL_BLOCKED,
+            format!(
+                "model {model:?} has no price and a budget applies to {}: add it to `pricing` \
+                 or set `unknown_model_pricing`",
+                key.label()
+            ),
+        )
+    }
+
+    fn route_named<'a>(
+        &'a self,
+        key: &'a KeyPolicy,
+        provider: RStr<'a>,
+        model: &str,
+    ) -> Result<Admission<'a>, KeywardError> {
+        let Some((_, config)) = key.provider(provider.as_str()) else {
+            if key.providers.is_empty() {
+                if !self.priced(&key.any_provider_path, provider.as_str(), model) {
+                    return Err(self.unpriced(key, model));
+                }
+                return Ok(admission(&key.id, provider));
+            }
+            return Err(KeywardError::new(
+                ErrorCode::PROVIDER_BLOCKED,
+                format!(
+                    "provider {:?} is not allowed for {}",
+                    provider.as_str(),
+                    key.label()
+                ),
+            ));
+        };
+        if !config.allows_model(model) {
+            return Err(KeywardError::new(
+                ErrorCode::MODEL_BLOCKED,
+                format!(
+                    "model {model:?} is not allowed on provider {:?} for {}",
+                    config.provider,
+                    key.label()
+                ),
+            ));
+        }
+        if !self.priced(&config.path, &config.provider, model) {
+            return Err(self.unpriced(key, model));
+        }
+        Ok(self.admit_through(key, config))
+    }
+
+    #[inline]
+    fn admit_through<'a>(
+        &'a self,
+        key: &'a KeyPolicy,
+        config: &'a ProviderPolicy,
+    ) -> Admission<'a> {
+        let mut admitted = admission(&key.id, RStr::from_str(&config.provider));
+        if let Some(ids) = &config.key_ids {
+            admitted.allowed_key_ids = ROption::RSome(ids.as_slice().into());
+        }
+        admitted
+    }
+
+    #[inline]
+    fn eligible(&self, config: &ProviderPolicy, model: &str) -> bool {
+        config.allows_model(model) && self.priced(&config.path, &config.provider, model)
+    }
+
+    #[inline]
+    fn exhausted(&self, config: &ProviderPolicy, now: u64) -> bool {
+        config
+            .own_counters
+            .iter()
+            .any(|&c| self.policy.counters[c as usize].is_exhausted(now))
+    }
+
+    /// Weighted random choice among the provider configs that allow the model, have a price
+    /// where needed and are not exhausted; the others that qualify become fallbacks, heaviest
+    /// first. When every qualifying config is exhausted the heaviest is chosen anyway, so the
+    /// reservation answers with the precise limit.
+    fn route_chosen<'a>(
+        &'a self,
+        key: &'a KeyPolicy,
+        model: &str,
+        now: u64,
+    ) -> Result<Admission<'a>, KeywardError> {
+        if key.providers.is_empty() {
+            if !self.priced(&key.any_provider_path, "", model) {
+                return Err(self.unpriced(key, model));
+            }
+            return Ok(admission(&key.id, RStr::from_str("")));
+        }
+        let mut total: u64 = 0;
+        let mut live = 0usize;
+        let mut first_allowed = None;
+        for &i in &key.by_weight {
+            let config = &key.providers[i];
+            if !self.eligible(config, model) {
+                continue;
+            }
+            first_allowed.get_or_insert(i);
+            if self.exhausted(config, now) {
+                continue;
+            }
+            live += 1;
+            total += u64::from(config.weight);
+        }
+        let Some(first_allowed) = first_allowed else {
+            let any_allows = key.providers.iter().any(|c| c.allows_model(model));
+            return Err(if any_allows {
+                self.unpriced(key, model)
+            } else {
+                KeywardError::new(
+                    ErrorCode::MODEL_BLOCKED,
+                    format!(
+                        "model {model:?} is not allowed by any provider config of {}",
+                        key.label()
+                    ),
+                )
+            });
+        };
+        let chosen = if live == 0 {
+            first_allowed
+        } else {
+            // Uniform among live configs when all weights are zero.
+            let (mut point, uniform) = if total == 0 {
+                (fastrand::u64(0..live as u64), true)
+            } else {
+                (fastrand::u64(0..total), false)
+            };
+            let mut chosen = first_allowed;
+            for &i in &key.by_weight {
+                let config = &key.providers[i];
+                if !self.eligible(config, model) || self.exhausted(config, now) {
+                    continue;
+                }
+                let share = if uniform { 1 } else { u64::from(config.weight) };
+                if point < share {
+                    chosen = i;
+                    break;
+                }
+                point -= share;
+            }
+            chosen
+        };
+        let mut admitted = self.admit_through(key, &key.providers[chosen]);
+        for &i in &key.by_weight {
+            let config = &key.providers[i];
+            if i != chosen && self.eligible(config, model) && !self.exhausted(config, now) {
+                if !admitted.fallbacks.push(&config.provider) {
+                    break;
+                }
+            }
+        }
+        Ok(admitted)
+    }
+}

@@ -1,0 +1,86 @@
+//! The plugin configuration: the `governance` block of Bifrost's `config.json`
+//! (`virtual_keys`, `teams`, `customers`, `budgets`, `rate_limits`) plus the plugin's own
+//! options next to it. Parsed once per instance, with the JSON path of the offending field in
+//! every error. Unknown fields (Bifrost's `auth_config`, `routing_rules`, …) are ignored.
+
+use std::collections::BTreeMap;
+
+use keyward_plugin_api::{
+    ffi::{ErrorCode, KeywardError},
+    model::governance::{
+        Budget, Customer, ModelPrice, RateLimit, Team, UnknownModelPricing, VirtualKey,
+    },
+};
+use serde::Deserialize;
+
+/// The default output-token allowance of a request that sets no `max_tokens`.
+pub const DEFAULT_MAX_OUTPUT_TOKENS: u64 = 4_096;
+
+/// The configuration `instantiate` receives.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct PluginConfig {
+    /// The virtual keys.
+    #[serde(default)]
+    pub virtual_keys: Option<Vec<VirtualKey>>,
+    /// Teams.
+    #[serde(default)]
+    pub teams: Option<Vec<Team>>,
+    /// Customers.
+    #[serde(default)]
+    pub customers: Option<Vec<Customer>>,
+    /// Budgets referenced by id.
+    #[serde(default)]
+    pub budgets: Option<Vec<Budget>>,
+    /// Rate limits referenced by id.
+    #[serde(default)]
+    pub rate_limits: Option<Vec<RateLimit>>,
+    /// Whether a request without a virtual key is refused (`virtual_key_required`).
+    #[serde(default)]
+    pub enforce_virtual_keys: bool,
+    /// Evaluate, count and log denials, but admit.
+    #[serde(default)]
+    pub shadow_mode: bool,
+    /// Output tokens reserved for a request that sets no `max_tokens`.
+    #[serde(default = "default_max_output_tokens")]
+    pub default_max_output_tokens: u64,
+    /// Prices by model (`"gpt-4o"` or `"openai/gpt-4o"`), over the built-in defaults.
+    #[serde(default)]
+    pub pricing: BTreeMap<String, ModelPrice>,
+    /// Whether the built-in default prices apply (`true` unless disabled).
+    #[serde(default = "default_true")]
+    pub use_default_pricing: bool,
+    /// What a model without a price costs: `"deny"` (default) or a price.
+    #[serde(default)]
+    pub unknown_model_pricing: UnknownModelPricing,
+}
+
+fn default_max_output_tokens() -> u64 {
+    DEFAULT_MAX_OUTPUT_TOKENS
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// An `invalid_config` error naming the JSON path.
+pub fn invalid(path: &str, reason: impl std::fmt::Display) -> KeywardError {
+    KeywardError::new(
+        ErrorCode::INVALID_CONFIG,
+        format!("invalid governance configuration at {path}: {reason}"),
+    )
+}
+
+/// Parses the configuration text.
+pub fn parse(json: &str) -> Result<PluginConfig, KeywardError> {
+    let json = if json.trim().is_empty() { "{}" } else { json };
+    let deserializer = &mut serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let path = if path == "." {
+            "the top level".to_owned()
+        } else {
+            path
+        };
+        invalid(&path, error.into_inner())
+    })
+}

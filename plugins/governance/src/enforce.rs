@@ -1,0 +1,277 @@
+//! Enforcement: reserve before the upstream call, settle or release after it.
+//!
+//! A reservation takes a request slot, the estimated tokens (input estimate + `max_tokens` or
+//! the configured default) and the estimated cost (priced with the table) on every counter of
+//! the request's path — rate limits first (429 `request_limited`, `token_limited`), then
+//! budgets (402 `budget_exceeded`), each from the provider config up to the customer. Each
+//! counter reserves with a compare-and-swap that refuses to pass its limit; when one refuses,
+//! those already taken are returned, so a reservation is all-or-nothing and no counter ever
+//! admits past its limit.
+//!
+//! Settling replaces the estimate with the actual usage (the host's cost, or the table's price
+//! of the actual tokens); releasing returns the estimate. Both are idempotent per request id.
+
+use abi_stable::std_types::ROption;
+use keyward_plugin_api::ffi::{
+    ErrorCode, KeywardError, Reservation, ReserveRequest, Settlement, Usage,
+};
+
+use crate::{
+    engine::Engine,
+    policy::{CounterKind, Path},
+    reservations::{Entry, NONE, Open},
+};
+
+impl Open {
+    /// The amount this reservation holds on a counter of `kind`.
+    #[inline]
+    pub fn amount(&self, kind: CounterKind) -> u64 {
+        match kind {
+            CounterKind::Requests => 1,
+            CounterKind::Tokens => self.tokens,
+            CounterKind::Budget => self.cost_nanos,
+        }
+    }
+}
+
+impl Engine {
+    /// Reserves for one request (see the module docs).
+    pub fn reserve(&self, request: &ReserveRequest<'_>) -> Result<Reservation, KeywardError> {
+        let now = self.now();
+        let provider = request.provider.as_str();
+        let model = request.model.as_str();
+        let (key, config) = self.locate(request.virtual_key_id.as_str(), provider)?;
+        let path = self.path_of(key, config);
+        let price = self.policy.prices.lookup(provider, model);
+        let shadow = self.policy.options.shadow_mode;
+        let mut would_deny: Option<KeywardError> = None;
+        if price.is_none() && path.has_budgets {
+            let error = KeywardError::new(
+                ErrorCode::MODEL_BLOCKED,
+                format!(
+                    "model {model:?} has no price and a budget applies to virtual key {}: add \
+                     it to `pricing` or set `unknown_model_pricing`",
+                    request.virtual_key_id.as_str()
+                ),
+            );
+            if !shadow {
+                return Err(error);
+            }
+            would_deny = Some(error);
+        }
+        let input = request.estimate.input_tokens;
+        let max_output = match request.estimate.max_output_tokens {
+            ROption::RSome(tokens) => tokens,
+            ROption::RNone => self.policy.options.default_max_output_tokens,
+        };
+        let open = Open {
+            key,
+            provider: config,
+            tokens: input.saturating_add(max_output),
+            cost_nanos: price.map_or(0, |p| p.estimate_nanos(input, max_output)),
+            price,
+        };
+
+        for (taken, step) in path.steps.iter().enumerate() {
+            let amount = open.amount(step.kind);
+            let counter = &self.policy.counters[step.counter as usize];
+            if let Err(in_use) = counter.try_reserve(amount, now) {
+                let error = self.limit_error(step, in_use, amount, now);
+                if shadow {
+                    counter.force_reserve(amount, now);
+                    would_deny.get_or_insert(error);
+                } else {
+                    self.give_back(path, &open, taken);
+                    return Err(error);
+                }
+            }
+        }
+        match self.reservations.map.entry(request.request_id) {
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(Entry::Open(open));
+            }
+            dashmap::Entry::Occupied(mut slot) => match *slot.get() {
+                // A fallback attempt after a release: the id is free again.
+                Entry::Finished { .. } => {
+                    slot.insert(Entry::Open(open));
+                }
+                Entry::Open(held) => {
+                    drop(slot);
+                    self.give_back(path, &open, path.steps.len());
+                    return self.repeated_reserve(request, held);
+                }
+            },
+        }
+        let would_deny = match would_deny {
+            Some(error) => {
+                self.shadow_denied(request.request_id, &error);
+                error.code
+            }
+            None => ErrorCode::NONE,
+        };
+        Ok(Reservation {
+            request_id: request.request_id,
+            reserved_tokens: open.tokens,
+            reserved_cost_nanos: open.cost_nanos,
+            would_deny,
+        })
+    }
+
+    /// Finds the key and provider config a reservation goes through.
+    #[inline]
+    fn locate(&self, virtual_key_id: &str, provider: &str) -> Result<(u32, u32), KeywardError> {
+        if virtual_key_id.is_empty() {
+            return Ok((NONE, NONE));
+        }
+        let Some(&index) = self.policy.by_id.get(virtual_key_id) else {
+            return Err(KeywardError::new(
+                ErrorCode::VIRTUAL_KEY_NOT_FOUND,
+                format!("no virtual key with id {virtual_key_id:?}"),
+            ));
+        };
+        let key = &self.policy.keys[index];
+        let config = match key.provider(provider) {
+            Some((i, _)) => u32::try_from(i).unwrap_or(NONE),
+            None if key.providers.is_empty() => NONE,
+            None => {
+                return Err(KeywardError::new(
+                    ErrorCode::PROVIDER_BLOCKED,
+                    format!("provider {provider:?} is not allowed for {}", key.label()),
+                ));
+            }
+        };
+        Ok((u32::try_from(index).unwrap_or(NONE), config))
+    }
+
+    /// A reserve for a request id that already holds a reservation: the same reservation when
+    /// it is for the same key and provider (a retried call), else a conflict.
+    #[cold]
+    fn repeated_reserve(
+        &self,
+        request: &ReserveRequest<'_>,
+        held: Open,
+    ) -> Result<Reservation, KeywardError> {
+        let same = self
+            .locate(request.virtual_key_id.as_str(), request.provider.as_str())
+            .is_ok_and(|(key, config)| key == held.key && config == held.provider);
+        if same {
+            return Ok(Reservation {
+                request_id: request.request_id,
+                reserved_tokens: held.tokens,
+                reserved_cost_nanos: held.cost_nanos,
+                would_deny: ErrorCode::NONE,
+            });
+        }
+        Err(KeywardError::new(
+            ErrorCode::INTERNAL,
+            format!(
+                "request {} already holds a reservation for another key or provider: settle or \
+                 release it first",
+                request.request_id
+            ),
+        )
+        .with_status(409))
+    }
+
+    /// Returns the first `taken` steps of a reservation.
+    fn give_back(&self, path: &Path, open: &Open, taken: usize) {
+        for step in &path.steps[..taken] {
+            self.policy.counters[step.counter as usize].release(open.amount(step.kind));
+        }
+    }
+
+    /// Settles a request with its actual usage (see the module docs).
+    pub fn settle(&self, request_id: u64, usage: &Usage) -> Result<Settlement, KeywardError> {
+        let now = self.now();
+        let settlement = {
+            let Some(mut entry) = self.reservations.map.get_mut(&request_id) else {
+                return Err(unknown(request_id));
+            };
+            let open = match *entry {
+                Entry::Finished { settlement, .. } => {
+                    return Ok(Settlement {
+                        duplicate: true,
+                        ..settlement
+                    });
+                }
+                Entry::Open(open) => open,
+            };
+            let tokens = usage.input_tokens.saturating_add(usage.output_tokens);
+            let cost = match usage.cost_nanos {
+                ROption::RSome(cost) => cost,
+                ROption::RNone => open.price.map_or(0, |p| {
+                    p.charge_nanos(
+                        usage.input_tokens,
+                        usage.cached_input_tokens,
+                        usage.output_tokens,
+                    )
+                }),
+            };
+            for step in &self.path_of(open.key, open.provider).steps {
+                let actual = match step.kind {
+                    CounterKind::Requests => 1,
+                    CounterKind::Tokens => tokens,
+                    CounterKind::Budget => cost,
+                };
+                self.policy.counters[step.counter as usize].settle(
+                    open.amount(step.kind),
+                    actual,
+                    now,
+                );
+            }
+            let settlement = Settlement {
+                charged_cost_nanos: cost,
+                charged_tokens: tokens,
+                duplicate: false,
+            };
+            *entry = Entry::Finished {
+                settlement,
+                at: now,
+            };
+            settlement
+        };
+        self.reservations.note_finished(now);
+        Ok(settlement)
+    }
+
+    /// Returns a request's reservation (see the module docs).
+    pub fn release(&self, request_id: u64) -> Result<Settlement, KeywardError> {
+        let now = self.now();
+        let settlement = {
+            let Some(mut entry) = self.reservations.map.get_mut(&request_id) else {
+                return Err(unknown(request_id));
+            };
+            let open = match *entry {
+                Entry::Finished { settlement, .. } => {
+                    return Ok(Settlement {
+                        duplicate: true,
+                        ..settlement
+                    });
+                }
+                Entry::Open(open) => open,
+            };
+            let path = self.path_of(open.key, open.provider);
+            self.give_back(path, &open, path.steps.len());
+            let settlement = Settlement {
+                charged_cost_nanos: 0,
+                charged_tokens: 0,
+                duplicate: false,
+            };
+            *entry = Entry::Finished {
+                settlement,
+                at: now,
+            };
+            settlement
+        };
+        self.reservations.note_finished(now);
+        Ok(settlement)
+    }
+}
+
+#[cold]
+fn unknown(request_id: u64) -> KeywardError {
+    KeywardError::new(
+        ErrorCode::UNKNOWN_RESERVATION,
+        format!("request {request_id} holds no reservation (never reserved, or forgotten)"),
+    )
+}
