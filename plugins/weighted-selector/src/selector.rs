@@ -71,11 +71,7 @@ impl WeightedSelector {
             return Err(unsupported_model_error(provider, model, request.kind));
         }
         let position = match request.pinned_key {
-            ROption::RSome(pinned) => {
-                let constraints = Constraints::of(request);
-                pinned_position(table, provider, &constraints, pinned.as_str())
-                    .map_err(|why| pin_error(provider.name(), model, pinned.as_str(), why))?
-            }
+            ROption::RSome(pinned) => pinned_pick(table, provider, request, pinned.as_str())?,
             ROption::RNone if request.allowed_key_ids.is_none() && request.failed.is_empty() => {
                 table.sample(fastrand::u64(..))
             }
@@ -93,6 +89,18 @@ impl WeightedSelector {
     }
 }
 
+#[inline(never)]
+fn pinned_pick(
+    table: &WeightedTable,
+    provider: &ProviderIndex<WeightedTable>,
+    request: &SelectRequest<'_>,
+    pinned: &str,
+) -> Result<usize, KeywardError> {
+    pinned_position(table, provider, &Constraints::of(request), pinned)
+        .map_err(|why| pin_error(provider.name(), request.model.as_str(), pinned, why))
+}
+
+#[inline(never)]
 fn constrained_pick(
     table: &WeightedTable,
     provider: &ProviderIndex<WeightedTable>,

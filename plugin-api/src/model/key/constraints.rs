@@ -234,6 +234,8 @@ pub fn pinned_position<T: CandidateTable, U>(
 }
 
 /// The provider has no keys, or is not configured: `no_keys`.
+#[cold]
+#[inline(never)]
 pub fn no_keys_error(provider: &str) -> KeywardError {
     KeywardError::new(
         ErrorCode::NO_KEYS,
@@ -242,6 +244,8 @@ pub fn no_keys_error(provider: &str) -> KeywardError {
 }
 
 /// No key of the provider serves the model for this request kind: `model_not_supported`.
+#[cold]
+#[inline(never)]
 pub fn unsupported_model_error<U>(
     provider: &ProviderIndex<U>,
     model: &str,
@@ -264,6 +268,8 @@ pub fn unsupported_model_error<U>(
 }
 
 /// What a constrained pick that found nothing answers.
+#[cold]
+#[inline(never)]
 pub fn no_pick_error(provider: &str, model: &str, why: NoPick, failed: usize) -> KeywardError {
     match why {
         NoPick::NoneAllowed => KeywardError::new(
@@ -283,6 +289,8 @@ pub fn no_pick_error(provider: &str, model: &str, why: NoPick, failed: usize) ->
 
 /// The pinned key cannot serve the request: `pinned_key_unavailable` (or `all_keys_excluded`
 /// when it failed its credentials in this request).
+#[cold]
+#[inline(never)]
 pub fn pin_error(provider: &str, model: &str, pinned: &str, why: PinProblem) -> KeywardError {
     let (code, why) = match why {
         PinProblem::Unknown => (

@@ -12,12 +12,14 @@
 //! stack buffer, then (for names longer than the buffer) a scan.
 
 mod hasher;
+mod model_map;
 
 use std::collections::{BTreeMap, HashMap};
 
 use super::{Key, config::KeysConfig, routing::Route};
 use crate::{ffi::RequestKind, model::weight::Weight};
 use hasher::BuildModelHasher;
+use model_map::{ModelMap, same_name};
 
 /// Model names up to this many bytes are lowercased on the stack for a lookup.
 const STACK_LOWERCASE_BYTES: usize = 128;
@@ -77,7 +79,7 @@ pub struct ProviderIndex<T> {
     enabled_keys: usize,
     by_id: HashMap<Box<str>, u32, BuildModelHasher>,
     by_name: HashMap<Box<str>, u32, BuildModelHasher>,
-    models: HashMap<Box<str>, Tables<T>, BuildModelHasher>,
+    models: ModelMap<Tables<T>>,
     unlisted: Tables<T>,
 }
 
@@ -148,7 +150,7 @@ impl<T> ProviderIndex<T> {
     pub fn entries(&self) -> impl Iterator<Item = (Option<&str>, &Tables<T>)> {
         self.models
             .iter()
-            .map(|(name, tables)| (Some(&**name), tables))
+            .map(|(name, tables)| (Some(name), tables))
             .chain(std::iter::once((None, &self.unlisted)))
     }
 }
@@ -175,7 +177,7 @@ impl<T> CandidateIndex<T> {
     pub fn provider(&self, name: &str) -> Option<&ProviderIndex<T>> {
         self.providers
             .iter()
-            .find(|p| &*p.name == name)
+            .find(|p| same_name(&p.name, name))
             .or_else(|| {
                 self.providers
                     .iter()
@@ -231,14 +233,14 @@ fn build_provider<T>(
             batch: table(&batch),
         }
     };
-    let mut models = HashMap::with_capacity_and_hasher(mentions.len(), BuildModelHasher);
+    let mut models = Vec::with_capacity(mentions.len());
     for (model, holders) in &mentions {
         let mut positions = merge_sorted(holders, &open_keys);
         let mut routes = positions
             .drain(..)
             .filter_map(|p| keys[p as usize].route(model).map(|route| (p, route)));
         let tables = build_tables(&mut routes);
-        models.insert(model.clone().into_boxed_str(), tables);
+        models.push((model.clone().into_boxed_str(), tables));
     }
     let mut unlisted_routes = open_keys
         .iter()
@@ -267,7 +269,7 @@ fn build_provider<T>(
         enabled_keys: keys.iter().filter(|k| k.is_enabled()).count(),
         by_id,
         by_name,
-        models,
+        models: ModelMap::new(models),
         unlisted,
     }
 }
