@@ -1,0 +1,24 @@
+//! `ngx_http_keyward_module`: an nginx dynamic module that hosts the keyward plugins.
+//!
+//! nginx loads it with `load_module`; it loads the same plugin `.so` files as `keyward-host`,
+//! through the same loader ([`keyward_plugin_api::loader`]), from the same configuration file
+//! (`keyward_config`), and gates the locations where `keyward on` is set: in the access phase it
+//! reads the JSON body, authorizes, reserves and selects a provider key, and either answers the
+//! denial with keyward-host's error envelope or sets variables (`$keyward_base_url`,
+//! `$keyward_key`, …) for `proxy_pass`; after the response it settles the usage read from the
+//! upstream's JSON `usage` (or from the last SSE event that carries one), or releases the
+//! reservation. See `docs/nginx.md`.
+//!
+//! Layout: [`config`], [`request`], [`usage`], [`envelope`] and [`runtime`] are plain safe Rust
+//! (unit-tested without nginx); `glue` holds every `unsafe` line, the nginx side.
+
+pub mod config;
+pub mod envelope;
+pub mod request;
+pub mod runtime;
+pub mod usage;
+
+// The nginx side links against nginx's symbols, which only the nginx binary provides: it is
+// left out of unit-test builds.
+#[cfg(not(test))]
+mod glue;
