@@ -39,7 +39,8 @@ pub async fn run(args: Args) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    tracing::info!(listen = %args.listen, data_dir = %args.data_dir.display(), "keyward-host serving");
+    let bound = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    tracing::info!(data_dir = %args.data_dir.display(), "keyward-host listening on {bound}");
 
     let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));
     let reloads = tokio::spawn(reload_on_sighup(store.clone()));

@@ -1,7 +1,7 @@
 //! The `keyward-host` binary: parses the command line, sets up logging and runs
 //! [`keyward_host::run`].
 
-use std::process::ExitCode;
+use std::{io::IsTerminal, process::ExitCode};
 
 use clap::Parser;
 use keyward_host::cli::{Args, LogFormat};

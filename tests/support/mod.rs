@@ -45,3 +45,4 @@ pub fn plugin_path(package: &str) -> PathBuf {
             )
         })
 }
+pub mod host;

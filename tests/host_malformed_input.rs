@@ -1,0 +1,215 @@
+//! A malformed-input sweep against the management API: thousands of generated bad bodies and
+//! query strings (deterministic, seeded), and not one 5xx, crash, or answer outside the error
+//! envelope.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::host::{Host, test_config};
+
+/// A small deterministic generator (xorshift), so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
+
+fn odd_values(rng: &mut Rng) -> Value {
+    let values = [
+        json!(null),
+        json!(true),
+        json!(-1),
+        json!(1e308),
+        json!(-0.0),
+        json!(""),
+        json!("*"),
+        json!("env."),
+        json!("env.UNSET_KEYWARD_SWEEP_VAR"),
+        json!("x".repeat(5000)),
+        json!("\u{0000}\u{ffff}ünï"),
+        json!([]),
+        json!([null, 1, "a"]),
+        json!({}),
+        json!({"value": 5}),
+        json!(["*", "*"]),
+        json!(18446744073709551615u64),
+        json!("sk-bf-"),
+        json!("1x"),
+        json!("-1d"),
+    ];
+    rng.pick(&values).clone()
+}
+
+fn mutate(rng: &mut Rng, mut body: Value) -> String {
+    match rng.below(6) {
+        0 => {
+            let text = body.to_string();
+            let cut = rng.below(text.len().max(1));
+            text[..cut].to_owned()
+        }
+        1 => {
+            if let Value::Object(fields) = &mut body {
+                let names: Vec<String> = fields.keys().cloned().collect();
+                if !names.is_empty() {
+                    let name = rng.pick(&names).clone();
+                    fields.insert(name, odd_values(rng));
+                }
+            }
+            body.to_string()
+        }
+        2 => odd_values(rng).to_string(),
+        3 => {
+            let mut bytes = body.to_string().into_bytes();
+            for _ in 0..3 {
+                if !bytes.is_empty() {
+                    let at = rng.below(bytes.len());
+                    bytes[at] = (rng.next() & 0x7f) as u8;
+                }
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        4 => {
+            let mut nested = body;
+            for _ in 0..rng.below(200) {
+                nested = json!({"provider_configs": [nested]});
+            }
+            nested.to_string()
+        }
+        _ => {
+            if let Value::Object(fields) = &mut body {
+                fields.insert(format!("unknown_{}", rng.below(100)), odd_values(rng));
+                let names: Vec<String> = fields.keys().cloned().collect();
+                let name = rng.pick(&names).clone();
+                let inner = fields[&name].clone();
+                fields.insert(name, json!([inner, odd_values(rng)]));
+            }
+            body.to_string()
+        }
+    }
+}
+
+#[test]
+fn thousands_of_bad_bodies_and_queries_get_envelopes_and_no_5xx() {
+    let host = Host::start("sweep", &test_config());
+    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let seeds: Vec<(&str, &str, Value)> = vec![
+        (
+            "POST",
+            "/api/providers/openai/keys",
+            json!({"name": "n", "value": "sk-0123456789", "models": ["*"], "weight": 1, "aliases": {"a": "b"}, "blacklisted_models": ["x"]}),
+        ),
+        (
+            "PUT",
+            "/api/providers/openai/keys/oa-1",
+            json!({"name": "openai-primary", "value": "sk-0123456789", "weight": 2}),
+        ),
+        (
+            "POST",
+            "/api/governance/virtual-keys",
+            json!({"name": "v", "team_id": "team-1", "budgets": [{"max_limit": 1, "reset_duration": "1d"}], "rate_limit": {"request_max_limit": 3, "request_reset_duration": "1m"}, "provider_configs": [{"provider": "openai", "weight": 1, "allowed_models": ["gpt-4o"]}]}),
+        ),
+        (
+            "PUT",
+            "/api/governance/virtual-keys/vk-alpha",
+            json!({"description": "d", "is_active": true, "budgets": [{"max_limit": 2, "reset_duration": "1M"}]}),
+        ),
+        (
+            "POST",
+            "/api/governance/teams",
+            json!({"name": "t", "customer_id": "cust-1", "budget": {"max_limit": 3, "reset_duration": "1w"}}),
+        ),
+        (
+            "PUT",
+            "/api/governance/customers/cust-1",
+            json!({"name": "c", "budget": {"max_limit": 3, "reset_duration": "1Y"}}),
+        ),
+    ];
+    let queries = [
+        "limit",
+        "offset",
+        "search",
+        "sort_by",
+        "order",
+        "export",
+        "from_memory",
+        "team_id",
+        "customer_id",
+    ];
+    let odd_query_values = [
+        "-1",
+        "abc",
+        "%zz",
+        "1e9",
+        "99999999999999999999999",
+        "",
+        "%00",
+        "true",
+        "desc",
+        "name",
+        "%E2%82",
+        "+",
+    ];
+    let mut requests = 0;
+    let mut accepted = 0;
+    for round in 0..2_000 {
+        let reply = if round % 4 == 3 {
+            let query: Vec<String> = (0..1 + rng.below(4))
+                .map(|_| format!("{}={}", rng.pick(&queries), rng.pick(&odd_query_values)))
+                .collect();
+            host.admin(
+                "GET",
+                &format!("/api/governance/virtual-keys?{}", query.join("&")),
+                None,
+            )
+        } else {
+            let (method, path, seed) = rng.pick(&seeds).clone();
+            let body = mutate(&mut rng, seed);
+            host.raw(
+                method,
+                path,
+                Some(&body),
+                &[(
+                    "authorization",
+                    &format!("Bearer {}", support::host::ADMIN_TOKEN),
+                )],
+            )
+        };
+        requests += 1;
+        assert!(
+            reply.status < 500,
+            "5xx on round {round}: {}\nlogs:\n{}",
+            reply.text,
+            host.logs()
+        );
+        if reply.status >= 400 {
+            assert!(
+                reply.body["error"]["message"].is_string(),
+                "not an envelope on round {round}: {}",
+                reply.text
+            );
+            assert_eq!(
+                reply.body["status_code"], reply.status,
+                "round {round}: {}",
+                reply.text
+            );
+        } else {
+            accepted += 1;
+        }
+    }
+    assert!(requests >= 2_000);
+    assert!(accepted < requests, "the sweep must produce refusals");
+    // The host is still healthy and its configuration still loads after a restart.
+    let host = host.restart();
+    assert_eq!(host.admin("GET", "/api/keys", None).status, 200);
+}

@@ -1,0 +1,136 @@
+//! Changes made through the API are saved to the data directory atomically: a restart keeps them,
+//! and a `kill -9` in the middle of a burst of writes leaves a loadable configuration holding
+//! every acknowledged change.
+
+mod support;
+
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use serde_json::json;
+use support::host::{Host, test_config};
+
+#[test]
+fn a_restart_keeps_every_change() {
+    let host = Host::start("persist-restart", &test_config());
+    let key = host.admin(
+        "POST",
+        "/api/providers/openai/keys",
+        Some(&json!({"name": "kept", "value": "sk-kept-0123456789abcdef"})),
+    );
+    assert_eq!(key.status, 200, "{}", key.text);
+    let vk = host.admin(
+        "POST",
+        "/api/governance/virtual-keys",
+        Some(&json!({"name": "kept-vk"})),
+    );
+    assert_eq!(vk.status, 200, "{}", vk.text);
+    let vk_id = vk.body["virtual_key"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        host.admin("DELETE", "/api/providers/openai/keys/oa-2", None)
+            .status,
+        200
+    );
+
+    let host = host.restart();
+    let keys = host.admin("GET", "/api/keys", None).body;
+    let names: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"kept"), "{names:?}");
+    assert!(
+        !names.contains(&"openai-secondary"),
+        "the deletion is kept too: {names:?}"
+    );
+    assert_eq!(
+        host.admin(
+            "GET",
+            &format!("/api/governance/virtual-keys/{vk_id}"),
+            None
+        )
+        .status,
+        200
+    );
+    assert!(
+        host.logs().contains("data/config.json"),
+        "restarted from the data directory:\n{}",
+        host.logs()
+    );
+}
+
+#[test]
+fn a_kill_during_writes_leaves_a_loadable_file_with_every_acknowledged_change() {
+    let mut host = Host::start("persist-crash", &test_config());
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let base = host.base.clone();
+    let writer = {
+        let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .timeout_global(Some(Duration::from_secs(5)))
+                .build()
+                .into();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let name = format!("burst-{n}");
+                let body =
+                    json!({"name": name, "value": format!("sk-burst-{n}-0123456789")}).to_string();
+                let sent = agent
+                    .post(format!("{base}/api/providers/openai/keys"))
+                    .header(
+                        "authorization",
+                        format!("Bearer {}", support::host::ADMIN_TOKEN),
+                    )
+                    .header("content-type", "application/json")
+                    .send(body);
+                match sent {
+                    Ok(response) if response.status() == 200 => {
+                        acknowledged.lock().unwrap().push(name)
+                    }
+                    _ => break,
+                }
+            }
+        })
+    };
+    while acknowledged.lock().unwrap().len() < 20 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    host.kill9();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let acknowledged = acknowledged.lock().unwrap().clone();
+
+    let host = Host::start_in(host.dir.clone()).expect("restarts after kill -9");
+    let keys = host.admin("GET", "/api/keys", None).body;
+    let names: Vec<String> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap().to_owned())
+        .collect();
+    for name in &acknowledged {
+        assert!(names.contains(name), "acknowledged {name} was lost");
+    }
+}
+
+#[test]
+fn temporary_files_left_by_a_crash_are_removed_at_start() {
+    let mut host = Host::start("persist-leftover", &test_config());
+    host.stop();
+    let leftover = host.data_dir().join(".config.json.123.4.keyward-tmp");
+    std::fs::write(&leftover, "{\"provid").unwrap();
+    let host = Host::start_in(host.dir.clone()).expect("starts with a leftover temporary file");
+    assert!(!leftover.exists());
+    assert_eq!(host.admin("GET", "/api/keys", None).status, 200);
+}

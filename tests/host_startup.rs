@@ -1,0 +1,89 @@
+//! Start-up: a Bifrost config.json loads unchanged with what keyward does not support reported
+//! once, by name; an invalid configuration stops the host with the JSON path and the reason.
+
+mod support;
+
+use serde_json::json;
+use support::host::{Host, default_plugins, scratch_dir, test_config};
+
+fn start_error(name: &str, config: &serde_json::Value, env: &[(&str, &str)]) -> String {
+    let dir = scratch_dir(name);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    match Host::start_with_env(dir, env) {
+        Ok(_) => panic!("the host started with an invalid configuration"),
+        Err(logs) => logs,
+    }
+}
+
+#[test]
+fn a_bifrost_config_loads_and_each_unsupported_field_is_named_once() {
+    let mut config = test_config();
+    config["encryption_key"] = json!("env.BIFROST_ENCRYPTION_KEY");
+    config["config_store"] = json!({"enabled": false});
+    config["client"] = json!({"drop_excess_requests": false, "enable_logging": true});
+    config["providers"]["openai"]["concurrency_and_buffer_size"] =
+        json!({"concurrency": 100, "buffer_size": 500});
+    let host = Host::start("startup-bifrost", &config);
+    assert_eq!(host.admin("GET", "/api/keys", None).status, 200);
+    let logs = host.logs();
+    for field in [
+        "encryption_key",
+        "config_store",
+        "client.drop_excess_requests",
+        "client.enable_logging",
+        "providers.openai.concurrency_and_buffer_size",
+    ] {
+        let mentions = logs
+            .lines()
+            .filter(|l| l.contains(&format!("{field}: not supported")))
+            .count();
+        assert_eq!(mentions, 1, "{field} reported {mentions} times:\n{logs}");
+    }
+}
+
+#[test]
+fn a_wrong_type_stops_the_host_naming_the_json_path() {
+    let mut config = test_config();
+    config["providers"]["openai"]["keys"][1]["weight"] = json!("heavy");
+    let logs = start_error("startup-type", &config, &[]);
+    assert!(logs.contains("providers.openai.keys[1].weight"), "{logs}");
+}
+
+#[test]
+fn an_invalid_governance_block_stops_the_host_with_the_plugins_message() {
+    let mut config = test_config();
+    config["governance"]["budgets"][0]["reset_duration"] = json!("fortnight");
+    let logs = start_error("startup-governance", &config, &[]);
+    assert!(logs.contains("reset_duration"), "{logs}");
+    assert!(logs.contains("fortnight"), "{logs}");
+}
+
+#[test]
+fn a_missing_admin_token_or_plugin_stops_the_host() {
+    let mut config = test_config();
+    config["admin"] = json!({"token_env": "KEYWARD_TEST_NO_SUCH_TOKEN_VAR"});
+    let logs = start_error("startup-token", &config, &[]);
+    assert!(logs.contains("KEYWARD_TEST_NO_SUCH_TOKEN_VAR"), "{logs}");
+
+    let mut config = test_config();
+    config["plugins"] = default_plugins();
+    config["plugins"]["key_selection"]["path"] = json!("/nonexistent/libselector.so");
+    let logs = start_error("startup-plugin", &config, &[]);
+    assert!(
+        logs.contains("/nonexistent/libselector.so") && logs.contains("no such file"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn a_missing_environment_variable_names_the_key_and_the_variable() {
+    let mut config = test_config();
+    config["providers"]["openai"]["keys"][0]["value"] =
+        json!("env.KEYWARD_TEST_MISSING_OPENAI_KEY");
+    let logs = start_error("startup-env", &config, &[]);
+    assert!(
+        logs.contains("providers.openai.keys[0]")
+            && logs.contains("KEYWARD_TEST_MISSING_OPENAI_KEY"),
+        "{logs}"
+    );
+}
