@@ -47,7 +47,7 @@ pub struct PluginsBlock {
 }
 
 /// One `.so` and the roles built from it in one `instantiate` call.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Group {
     /// The resolved plugin path.
     pub path: PathBuf,
@@ -55,6 +55,16 @@ pub struct Group {
     pub roles: RoleMask,
     /// The configuration JSON it is instantiated with.
     pub config_json: String,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The configuration holds virtual-key values: never printed.
+        f.debug_struct("Group")
+            .field("path", &self.path)
+            .field("roles", &self.roles.names())
+            .finish_non_exhaustive()
+    }
 }
 
 /// One provider's upstream and key values.

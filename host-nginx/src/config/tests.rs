@@ -14,7 +14,7 @@ const CONFIG: &str = r#"{
       ],
       "network_config": {"base_url": "http://127.0.0.1:9/"}
     },
-    "anthropic": {"keys": [{"id": "a1", "value": {"value": "", "env_var": "env.TEST_KEY_A", "from_env": true}}]}
+    "anthropic": {"keys": [{"id": "a1", "value": {"value": "", "env_var": "TEST_KEY_A", "from_env": true}}]}
   },
   "governance": {"virtual_keys": [{"id": "vk1", "value": "sk-bf-1"}], "budgets": []},
   "plugins": {
@@ -67,7 +67,8 @@ fn key_values_and_base_urls() {
 #[test]
 fn errors_name_the_field_without_secrets() {
     let missing_env = SharedConfig::parse_with(CONFIG, Path::new("/"), |_| None).unwrap_err();
-    assert!(missing_env.contains("providers.openai.keys[0]"), "{missing_env}");
+    assert!(missing_env.contains("providers.anthropic.keys[0]"), "{missing_env}");
+    assert!(!missing_env.contains("sk-"));
     let no_plugins = SharedConfig::parse_with(r#"{"providers": {}}"#, Path::new("/"), env).unwrap_err();
     assert!(no_plugins.contains("plugins"), "{no_plugins}");
     let half = r#"{"plugins": {"key_selection": {"path": "a.so"}, "authorization": {"path": "b.so"}}}"#;
