@@ -82,6 +82,11 @@ impl Engine {
                     would_deny.get_or_insert(error);
                 } else {
                     self.give_back(path, &open, taken);
+                    // A retried reserve for a request that already holds its reservation is
+                    // answered with it, whatever the counters say now.
+                    if let Some(held) = self.held(request.request_id) {
+                        return self.repeated_reserve(request, held);
+                    }
                     return Err(error);
                 }
             }
@@ -171,6 +176,15 @@ impl Engine {
             ),
         )
         .with_status(409))
+    }
+
+    /// The open reservation of a request id, if any.
+    #[cold]
+    fn held(&self, request_id: u64) -> Option<Open> {
+        match self.reservations.map.get(&request_id).as_deref() {
+            Some(Entry::Open(open)) => Some(*open),
+            _ => None,
+        }
     }
 
     /// Returns the first `taken` steps of a reservation.
