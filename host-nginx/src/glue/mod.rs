@@ -252,14 +252,22 @@ unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     unsafe { Pool::from_ngx_pool((*cf).pool).allocate(LocConf::default()) as *mut c_void }
 }
 
-unsafe extern "C" fn merge_loc_conf(_cf: *mut ngx_conf_t, prev: *mut c_void, conf: *mut c_void) -> *mut c_char {
-    // SAFETY: both are this module's `LocConf`s, created by `create_loc_conf`.
-    let (prev, conf) = unsafe { (&*(prev as *const LocConf), &mut *(conf as *mut LocConf)) };
+unsafe extern "C" fn merge_loc_conf(cf: *mut ngx_conf_t, prev: *mut c_void, conf: *mut c_void) -> *mut c_char {
+    // SAFETY: both are this module's `LocConf`s, created by `create_loc_conf`; `cf->ctx` is the
+    // http block's conf ctx, whose main conf (parsed before any merge) is our `MainConf`.
+    let (prev, conf, main) = unsafe {
+        let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
+        let main = *(*ctx).main_conf.add(module().ctx_index) as *const MainConf;
+        (&*(prev as *const LocConf), &mut *(conf as *mut LocConf), &*main)
+    };
     if conf.enable == UNSET_FLAG {
         conf.enable = if prev.enable == UNSET_FLAG { 0 } else { prev.enable };
     }
     if conf.max_body == UNSET_SIZE {
         conf.max_body = if prev.max_body == UNSET_SIZE { DEFAULT_MAX_BODY } else { prev.max_body };
+    }
+    if conf.enable == 1 && main.config_path.is_none() {
+        return conf_error(cf, "`keyward on` needs `keyward_config` in the http block");
     }
     NGX_CONF_OK
 }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# End-to-end test of the nginx module: builds the plugins (main workspace) and the module
+# (build.sh), then runs tests/e2e.py against the real /usr/sbin/nginx. Exits non-zero on
+# failure; the last line is `N passed, M failed`.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+echo "== building the plugins" >&2
+(cd "$root" && cargo build -p keyward-weighted-selector -p keyward-governance >&2)
+echo "== building the module" >&2
+module="$("$here/build.sh" | tail -1)"
+echo "== unit tests" >&2
+(
+    cd "$here"
+    export NGINX_SOURCE_DIR="$here/target/nginx-src" NGINX_BUILD_DIR="$here/target/nginx-src/objs"
+    cargo test --lib -q >&2
+)
+echo "== end-to-end" >&2
+# The reload check rebuilds the selector (touching its sources forces a new build at the same path).
+rebuild="touch '$root/plugins/weighted-selector/src/lib.rs' && cd '$root' && cargo build -q -p keyward-weighted-selector"
+exec python3 "$here/tests/e2e.py" --module "$module" --plugins "$root/target/debug" --rebuild-cmd "$rebuild"

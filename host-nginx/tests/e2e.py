@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+"""End-to-end test of ngx_http_keyward_module in the real /usr/sbin/nginx.
+
+Starts a mock OpenAI-compatible upstream on loopback, writes an nginx.conf (loopback port,
+pid/logs/temp paths in a temporary directory, worker_processes 1, load_module), starts nginx,
+and checks admissions, every denial and its envelope, usage settlement (JSON and SSE), release
+on upstream failure, a reload with a rebuilt plugin, and the worker_processes guard. nginx is
+stopped through its pid file at the end, whatever happened. Prints `N passed, M failed`.
+
+Usage: e2e.py --module PATH.so --plugins DIR [--rebuild-cmd CMD]
+"""
+
+import argparse
+import http.server
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+NGINX = "/usr/sbin/nginx"
+KEY_A = "sk-upstream-aaaa-0123456789"
+KEY_B = "sk-upstream-bbbb-9876543210"
+USAGE = {"prompt_tokens": 50, "completion_tokens": 50, "total_tokens": 100}
+
+
+class Upstream(http.server.BaseHTTPRequestHandler):
+    """A mock OpenAI-compatible upstream: records each request, answers with `usage`."""
+
+    protocol_version = "HTTP/1.1"
+    seen = []
+    lock = threading.Lock()
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        with Upstream.lock:
+            Upstream.seen.append({
+                "path": self.path,
+                "authorization": self.headers.get("Authorization"),
+                "x-bf-vk": self.headers.get("X-Bf-Vk"),
+                "body": body,
+                "length": length,
+            })
+        model = (body or {}).get("model", "")
+        if model == "fail-model":
+            return self.reply(500, "application/json", b'{"error": {"message": "upstream broke"}}')
+        if (body or {}).get("stream"):
+            events = [
+                {"id": "c1", "choices": [{"delta": {"content": "hel"}}], "usage": None},
+                {"id": "c1", "choices": [{"delta": {"content": "lo"}}], "usage": None},
+                {"id": "c1", "choices": [], "usage": USAGE},
+            ]
+            data = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+            return self.reply(200, "text/event-stream", data + b"data: [DONE]\n\n")
+        answer = {"id": "chatcmpl-1", "object": "chat.completion", "model": model,
+                  "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}}],
+                  "usage": USAGE}
+        self.reply(200, "application/json", json.dumps(answer).encode())
+
+    def reply(self, status, content_type, data):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Run:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, condition, detail=""):
+        if condition:
+            self.passed += 1
+            print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name} {detail}")
+
+
+def post(port, payload, vk=None, path="/v1/chat/completions", raw=None, timeout=15):
+    data = raw if raw is not None else json.dumps(payload).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST")
+    request.add_header("Content-Type", "application/json")
+    if vk:
+        request.add_header("x-bf-vk", vk)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def config(upstream_port, plugins):
+    budget = lambda i, dollars: [{"id": i, "max_limit": dollars, "reset_duration": "1M"}]
+    openai = [{"provider": "openai"}]
+    return {
+        "providers": {"openai": {
+            "keys": [
+                {"id": "k-a", "name": "a", "value": "env.KW_E2E_KEY_A", "models": ["*"], "weight": 1},
+                {"id": "k-b", "name": "b", "value": KEY_B, "models": ["*"], "weight": 1},
+            ],
+            "network_config": {"base_url": f"http://127.0.0.1:{upstream_port}"},
+        }},
+        "governance": {
+            "enforce_virtual_keys": True,
+            "pricing": {
+                "test-model": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001},
+                "fail-model": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001},
+            },
+            "virtual_keys": [
+                {"id": "vk-main", "value": "sk-bf-main", "provider_configs": [
+                    {"provider": "openai", "allowed_models": ["test-model"],
+                     "blacklisted_models": ["blocked-model"]}]},
+                {"id": "vk-rl", "value": "sk-bf-rl", "provider_configs": openai,
+                 "rate_limit": {"request_max_limit": 2, "request_reset_duration": "1h"}},
+                {"id": "vk-budget", "value": "sk-bf-budget", "provider_configs": openai,
+                 "budgets": budget("b-json", 0.25)},
+                {"id": "vk-sse", "value": "sk-bf-sse", "provider_configs": openai,
+                 "budgets": budget("b-sse", 0.25)},
+                {"id": "vk-fail", "value": "sk-bf-fail", "provider_configs": openai,
+                 "budgets": budget("b-fail", 0.05)},
+                {"id": "vk-reload", "value": "sk-bf-reload", "provider_configs": openai},
+            ],
+        },
+        "plugins": {
+            "key_selection": {"path": os.path.join(plugins, "libkeyward_weighted_selector.so")},
+            "governance": {"path": os.path.join(plugins, "libkeyward_governance.so")},
+        },
+    }
+
+
+def nginx_conf(tmp, module, port, workers=1, extra_main=""):
+    return f"""
+load_module {module};
+worker_processes {workers};
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log notice;
+events {{ worker_connections 256; }}
+http {{
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    log_format keyward '$status $keyward_decision $keyward_key_id $keyward_provider $keyward_model $keyward_virtual_key';
+    access_log {tmp}/access.log keyward;
+    keyward_config {tmp}/config.json;
+    {extra_main}
+    server {{
+        listen 127.0.0.1:{port};
+        location /v1/ {{
+            keyward on;
+            keyward_max_body_size 16k;
+            client_body_buffer_size 16k;
+            proxy_http_version 1.1;
+            proxy_set_header Authorization "Bearer $keyward_key";
+            proxy_set_header X-Bf-Vk "";
+            proxy_set_header Accept-Encoding "";
+            proxy_pass $keyward_base_url$request_uri;
+        }}
+        location /open/ {{
+            return 200 "ungated\\n";
+        }}
+    }}
+}}
+"""
+
+
+def envelope_ok(run, name, status, headers, body, code, want_status, gateway=False):
+    """Checks keyward-host's envelope. Plugin denials carry `error.code` = the type; the
+    gateway's own errors (bad request, too large) carry `code: null`, as in keyward-host."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        run.check(name, False, f"not JSON: {body[:200]!r}")
+        return None
+    error = doc.get("error") or {}
+    ok = (status == want_status and doc.get("type") == code and doc.get("status_code") == want_status
+          and doc.get("is_bifrost_error") is True and error.get("type") == code
+          and error.get("code") == (None if gateway else code) and bool(error.get("message"))
+          and error.get("event_id") == doc.get("event_id") and bool(doc.get("event_id"))
+          and "application/json" in headers.get("Content-Type", ""))
+    run.check(name, ok, f"status={status} body={body[:300]!r}")
+    return doc
+
+
+def wait_for(predicate, seconds=10):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def stop_nginx(tmp):
+    pid_file = os.path.join(tmp, "nginx.pid")
+    try:
+        pid = int(open(pid_file).read().strip())
+    except (OSError, ValueError):
+        return
+    try:
+        os.kill(pid, signal.SIGQUIT)
+    except ProcessLookupError:
+        return
+    if not wait_for(lambda: not os.path.exists(pid_file), 10):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--module", required=True)
+    parser.add_argument("--plugins", required=True)
+    parser.add_argument("--rebuild-cmd", default="")
+    parser.add_argument("--keep", action="store_true")
+    args = parser.parse_args()
+    run = Run()
+
+    tmp = tempfile.mkdtemp(prefix="keyward-nginx-")
+    os.chmod(tmp, 0o755)  # workers may run as an unprivileged user
+    plugins = os.path.join(tmp, "plugins")
+    os.makedirs(plugins)
+    for name in ("libkeyward_weighted_selector.so", "libkeyward_governance.so"):
+        shutil.copy(os.path.join(args.plugins, name), plugins)
+
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Upstream)
+    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    port = free_port()
+    with open(os.path.join(tmp, "config.json"), "w") as f:
+        json.dump(config(upstream.server_address[1], plugins), f, indent=1)
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(nginx_conf(tmp, args.module, port))
+    env = dict(os.environ, KW_E2E_KEY_A=KEY_A)
+
+    try:
+        test(run, tmp, conf, port, env, args)
+    except Exception as error:  # a crash is a failure, and nginx is still stopped
+        run.check("test driver", False, repr(error))
+    finally:
+        stop_nginx(tmp)
+        upstream.shutdown()
+        log = open(os.path.join(tmp, "error.log"), errors="replace").read() if os.path.exists(os.path.join(tmp, "error.log")) else ""
+        run.check("no secret in the error log", KEY_A not in log and KEY_B not in log and "sk-bf-main" not in log)
+        run.check("no worker crashed", "exited on signal" not in log, log[-2000:])
+        if run.failed:
+            print("---- error.log (tail) ----")
+            print(log[-4000:])
+        if args.keep or run.failed:
+            print(f"(kept {tmp})")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{run.passed} passed, {run.failed} failed")
+    return 1 if run.failed else 0
+
+
+def test(run, tmp, conf, port, env, args):
+    # The worker_processes guard, with `nginx -t`.
+    for workers, extra, want in ((2, "", False), (2, "keyward_per_worker_limits on;", True)):
+        other = os.path.join(tmp, f"nginx-w{workers}-{int(bool(extra))}.conf")
+        with open(other, "w") as f:
+            f.write(nginx_conf(tmp, args.module, port, workers, extra))
+        result = subprocess.run([NGINX, "-t", "-p", tmp, "-c", other], env=env, capture_output=True, text=True)
+        refused = "worker_processes is 2" in result.stderr
+        run.check(f"worker_processes 2 {'acknowledged: accepted' if want else 'refused'}",
+                  (result.returncode == 0) == want and refused != want, result.stderr[-600:])
+
+    result = subprocess.run([NGINX, "-p", tmp, "-c", conf], env=env, capture_output=True, text=True)
+    run.check("nginx starts with the module", result.returncode == 0, result.stderr)
+    if result.returncode != 0:
+        return
+    pid_file = os.path.join(tmp, "nginx.pid")
+    run.check("pid file written", wait_for(lambda: os.path.exists(pid_file)))
+    with socket.socket() as s:
+        run.check("nginx listens", wait_for(lambda: s.connect_ex(("127.0.0.1", port)) == 0))
+
+    chat = lambda model, **kw: dict({"model": model, "messages": [{"role": "user", "content": "hi"}],
+                                     "max_tokens": 10}, **kw)
+
+    # Admitted: reaches the upstream with the selected key, not the virtual key.
+    before = len(Upstream.seen)
+    status, headers, body = post(port, chat("test-model"), vk="sk-bf-main")
+    seen = Upstream.seen[before:]
+    run.check("admitted request answered 200", status == 200, f"{status} {body[:300]!r}")
+    run.check("admitted request reached the upstream once", len(seen) == 1, str(seen))
+    if seen:
+        run.check("upstream got the selected key in Authorization",
+                  seen[0]["authorization"] in (f"Bearer {KEY_A}", f"Bearer {KEY_B}"), str(seen[0]["authorization"])[:12])
+        run.check("virtual key not forwarded upstream", not seen[0]["x-bf-vk"])
+        run.check("upstream got the model", (seen[0]["body"] or {}).get("model") == "test-model")
+    run.check("upstream answer passed through", status == 200 and json.loads(body).get("usage") == USAGE)
+    # Both keys get used (weighted selection, env-backed and literal values).
+    before = len(Upstream.seen)
+    for _ in range(12):
+        post(port, chat("test-model"), vk="sk-bf-main")
+    used = {s["authorization"] for s in Upstream.seen[before:]}
+    run.check("both provider keys are selected over 12 requests", used == {f"Bearer {KEY_A}", f"Bearer {KEY_B}"}, str(len(used)))
+
+    # provider/model: the provider prefix is removed from the body sent upstream.
+    before = len(Upstream.seen)
+    status, _, body = post(port, chat("openai/test-model"), vk="sk-bf-main")
+    seen = Upstream.seen[before:]
+    run.check("provider/model admitted", status == 200, f"{status} {body[:300]!r}")
+    run.check("upstream got the provider's model id and a matching length",
+              len(seen) == 1 and seen[0]["body"] and seen[0]["body"].get("model") == "test-model"
+              and seen[0]["body"].get("messages") == [{"role": "user", "content": "hi"}], str(seen)[:300])
+
+    # Denials, each with keyward-host's status and envelope, none reaching the upstream.
+    before = len(Upstream.seen)
+    status, headers, body = post(port, chat("test-model"), vk="sk-bf-nope")
+    doc = envelope_ok(run, "unknown virtual key: 403 virtual_key_not_found", status, headers, body, "virtual_key_not_found", 403)
+    if doc:
+        run.check("envelope extra_fields", doc.get("extra_fields", {}).get("model_requested") == "test-model"
+                  and doc["extra_fields"].get("request_type") == "chat_completion", str(doc.get("extra_fields")))
+    status, headers, body = post(port, chat("test-model"))
+    envelope_ok(run, "no virtual key: 401 virtual_key_required", status, headers, body, "virtual_key_required", 401)
+    status, headers, body = post(port, chat("blocked-model"), vk="sk-bf-main")
+    envelope_ok(run, "blocked model: 403 model_blocked", status, headers, body, "model_blocked", 403)
+    for i in range(2):
+        status, _, body = post(port, chat("test-model"), vk="sk-bf-rl")
+        run.check(f"rate-limited key: request {i + 1} admitted", status == 200, f"{status} {body[:200]!r}")
+    status, headers, body = post(port, chat("test-model"), vk="sk-bf-rl")
+    envelope_ok(run, "request limit: 429 request_limited", status, headers, body, "request_limited", 429)
+    retry_after = headers.get("Retry-After", "")
+    run.check("429 carries Retry-After in seconds", retry_after.isdigit() and int(retry_after) > 0, repr(retry_after))
+    status, headers, body = post(port, None, vk="sk-bf-main", raw=b'{"messages": []}')
+    doc = envelope_ok(run, "missing model: 400 invalid_request", status, headers, body, "invalid_request", 400, gateway=True)
+    run.check("400 names the param", bool(doc) and doc["error"].get("param") == "model")
+    status, headers, body = post(port, chat("test-model", padding="x" * 20000), vk="sk-bf-main")
+    envelope_ok(run, "body over keyward_max_body_size: 413", status, headers, body, "request_too_large", 413, gateway=True)
+    run.check("no denial reached the upstream", len(Upstream.seen) == before + 2, f"{len(Upstream.seen) - before}")
+
+    # Usage is charged from the upstream's JSON: $0.10 a request against $0.25 -> 3 requests.
+    # (Charging the $0.015 estimate instead would admit 16.)
+    def drain(vk, stream, limit=10):
+        admitted = 0
+        for _ in range(limit):
+            payload = chat("test-model", stream=True, stream_options={"include_usage": True}) if stream else chat("test-model")
+            status, headers, body = post(port, payload, vk=vk)
+            if status != 200:
+                return admitted, (status, headers, body)
+            admitted += 1
+        return admitted, None
+
+    admitted, denial = drain("sk-bf-budget", stream=False)
+    run.check("JSON usage charged: budget admits exactly 3 requests", admitted == 3, f"admitted {admitted}")
+    if denial:
+        envelope_ok(run, "budget: 402 budget_exceeded", *denial, "budget_exceeded", 402)
+    admitted, denial = drain("sk-bf-sse", stream=True)
+    run.check("SSE usage charged: budget admits exactly 3 streams", admitted == 3, f"admitted {admitted}")
+    if denial:
+        envelope_ok(run, "stream budget: 402 budget_exceeded", *denial, "budget_exceeded", 402)
+
+    # An upstream failure releases the reservation: 3 failures ($0.015 reserved each against
+    # $0.05) leave room for a real request.
+    for i in range(3):
+        status, _, _ = post(port, chat("fail-model"), vk="sk-bf-fail")
+        run.check(f"upstream failure {i + 1} passed through as 500", status == 500, str(status))
+    status, _, body = post(port, chat("test-model"), vk="sk-bf-fail")
+    run.check("failed requests were released (next request admitted)", status == 200, f"{status} {body[:200]!r}")
+
+    # Variables in the access log.
+    access = open(os.path.join(tmp, "access.log")).read()
+    run.check("access log shows $keyward_decision and the key id", "200 admit k-" in access, access[:300])
+    run.check("access log shows denials", "403 deny:virtual_key_not_found" in access)
+
+    # Reload with a rebuilt plugin, requests flowing meanwhile.
+    log_path = os.path.join(tmp, "error.log")
+    loads_before = open(log_path).read().count("keyward: loaded")
+    if args.rebuild_cmd:
+        rebuilt = subprocess.run(args.rebuild_cmd, shell=True, capture_output=True, text=True)
+        run.check("plugin rebuilt", rebuilt.returncode == 0, rebuilt.stderr[-1000:])
+    src = os.path.join(args.plugins, "libkeyward_weighted_selector.so")
+    dst = os.path.join(tmp, "plugins", "libkeyward_weighted_selector.so")
+    shutil.copy(src, dst + ".new")
+    os.replace(dst + ".new", dst)
+    statuses = []
+    stop = threading.Event()
+
+    def traffic():
+        while not stop.is_set():
+            statuses.append(post(port, chat("test-model"), vk="sk-bf-reload")[0])
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    time.sleep(0.3)
+    result = subprocess.run([NGINX, "-p", tmp, "-c", conf, "-s", "reload"], env=env, capture_output=True, text=True)
+    run.check("nginx -s reload accepted", result.returncode == 0, result.stderr)
+    reloaded = wait_for(lambda: open(log_path).read().count("keyward: loaded") > loads_before, 15)
+    time.sleep(1.0)
+    stop.set()
+    thread.join()
+    run.check("reload loaded the plugins again", reloaded)
+    run.check("every request during the reload answered 200",
+              len(statuses) > 3 and all(s == 200 for s in statuses), f"{len(statuses)} requests: {sorted(set(statuses))}")
+    status, _, body = post(port, chat("test-model"), vk="sk-bf-main")
+    run.check("serving after the reload", status == 200, f"{status} {body[:200]!r}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
