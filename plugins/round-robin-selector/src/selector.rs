@@ -99,7 +99,7 @@ impl RoundRobinSelector {
         let provider_name = request.provider.as_str();
         let provider = match self.index.provider(provider_name) {
             Some(provider) if !provider.keys().is_empty() => provider,
-            _ => return Err(no_keys_error(provider_name)),
+            _ => return Err(no_keys_error(provider_name, request.model.as_str())),
         };
         let model = request.model.as_str();
         let ring = provider.tables(model).for_kind(request.kind);

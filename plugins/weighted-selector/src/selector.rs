@@ -63,7 +63,7 @@ impl WeightedSelector {
         let provider_name = request.provider.as_str();
         let provider = match self.index.provider(provider_name) {
             Some(provider) if !provider.keys().is_empty() => provider,
-            _ => return Err(no_keys_error(provider_name)),
+            _ => return Err(no_keys_error(provider_name, request.model.as_str())),
         };
         let model = request.model.as_str();
         let table = provider.tables(model).for_kind(request.kind);

@@ -236,10 +236,10 @@ pub fn pinned_position<T: CandidateTable, U>(
 /// The provider has no keys, or is not configured: `no_keys`.
 #[cold]
 #[inline(never)]
-pub fn no_keys_error(provider: &str) -> KeywardError {
+pub fn no_keys_error(provider: &str, model: &str) -> KeywardError {
     KeywardError::new(
         ErrorCode::NO_KEYS,
-        format!("provider `{provider}` has no keys configured"),
+        format!("provider `{provider}` cannot serve model `{model}`: it has no keys configured"),
     )
 }
 
