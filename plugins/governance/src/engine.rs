@@ -97,11 +97,17 @@ impl Engine {
         match step.kind {
             CounterKind::Requests | CounterKind::Tokens => {
                 let retry_after_ms = window.end().saturating_sub(now).div_ceil(1_000_000).max(1);
-                let (code, what, need) = if step.kind == CounterKind::Requests {
-                    (ErrorCode::REQUEST_LIMITED, "requests", String::new())
+                let (code, limit, what, need) = if step.kind == CounterKind::Requests {
+                    (
+                        ErrorCode::REQUEST_LIMITED,
+                        "request",
+                        "requests",
+                        String::new(),
+                    )
                 } else {
                     (
                         ErrorCode::TOKEN_LIMITED,
+                        "token",
                         "tokens",
                         format!(", this request needs up to {amount}"),
                     )
@@ -109,7 +115,7 @@ impl Engine {
                 KeywardError::new(
                     code,
                     format!(
-                        "{what} limit reached at the {level} level: {owner}, rate limit {id}: \
+                        "{limit} limit reached at the {level} level: {owner}, rate limit {id}: \
                          {in_use} of {max} {what} used in the current {duration} window{need}; \
                          retry in {}s",
                         retry_after_ms.div_ceil(1000)
