@@ -11,6 +11,7 @@ Usage: e2e.py --module PATH.so --plugins DIR [--rebuild-cmd CMD]
 """
 
 import argparse
+import http.client
 import http.server
 import json
 import os
@@ -57,6 +58,8 @@ class Upstream(http.server.BaseHTTPRequestHandler):
                 "length": length,
             })
         model = (body or {}).get("model", "")
+        if model == "slow-model":
+            time.sleep(1.5)
         if model == "fail-model":
             return self.reply(500, "application/json", b'{"error": {"message": "upstream broke"}}')
         if (body or {}).get("stream"):
@@ -77,7 +80,10 @@ class Upstream(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # nginx gave up on this request (client abort test)
 
 
 def free_port():
@@ -113,6 +119,24 @@ def post(port, payload, vk=None, path="/v1/chat/completions", raw=None, timeout=
         return error.code, dict(error.headers), error.read()
 
 
+def post_chunked(port, payload, vk):
+    data = json.dumps(payload).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    connection.putrequest("POST", "/v1/chat/completions")
+    connection.putheader("Content-Type", "application/json")
+    connection.putheader("Transfer-Encoding", "chunked")
+    connection.putheader("x-bf-vk", vk)
+    connection.endheaders()
+    for i in range(0, len(data), 16):
+        piece = data[i:i + 16]
+        connection.send(b"%x\r\n%s\r\n" % (len(piece), piece))
+    connection.send(b"0\r\n\r\n")
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+    return response.status, body
+
+
 def config(upstream_port, plugins):
     budget = lambda i, dollars: [{"id": i, "max_limit": dollars, "reset_duration": "1M"}]
     openai = [{"provider": "openai"}]
@@ -129,6 +153,7 @@ def config(upstream_port, plugins):
             "pricing": {
                 "test-model": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001},
                 "fail-model": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001},
+                "slow-model": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001},
             },
             "virtual_keys": [
                 {"id": "vk-main", "value": "sk-bf-main", "provider_configs": [
@@ -142,6 +167,8 @@ def config(upstream_port, plugins):
                  "budgets": budget("b-sse", 0.25)},
                 {"id": "vk-fail", "value": "sk-bf-fail", "provider_configs": openai,
                  "budgets": budget("b-fail", 0.05)},
+                {"id": "vk-abort", "value": "sk-bf-abort", "provider_configs": openai,
+                 "budgets": budget("b-abort", 0.05)},
                 {"id": "vk-reload", "value": "sk-bf-reload", "provider_configs": openai},
             ],
         },
@@ -178,6 +205,15 @@ http {{
             proxy_http_version 1.1;
             proxy_set_header Authorization "Bearer $keyward_key";
             proxy_set_header X-Bf-Vk "";
+            proxy_set_header Accept-Encoding "";
+            proxy_pass $keyward_base_url$request_uri;
+        }}
+        location /small/ {{
+            keyward on;
+            keyward_max_body_size 64k;
+            client_body_buffer_size 1k;
+            proxy_http_version 1.1;
+            proxy_set_header Authorization "Bearer $keyward_key";
             proxy_set_header Accept-Encoding "";
             proxy_pass $keyward_base_url$request_uri;
         }}
@@ -384,6 +420,48 @@ def test(run, tmp, conf, port, env, args):
         run.check(f"upstream failure {i + 1} passed through as 500", status == 500, str(status))
     status, _, body = post(port, chat("test-model"), vk="sk-bf-fail")
     run.check("failed requests were released (next request admitted)", status == 200, f"{status} {body[:200]!r}")
+
+    # A client that goes away releases the reservation: 3 aborted requests ($0.015 reserved
+    # each against $0.05) leave room for a real one.
+    for i in range(3):
+        try:
+            post(port, chat("slow-model"), vk="sk-bf-abort", timeout=0.3)
+            aborted = False
+        except (socket.timeout, TimeoutError, urllib.error.URLError):
+            aborted = True
+        run.check(f"client abort {i + 1}", aborted)
+    time.sleep(1.8)  # the upstream answers; nginx notices the client is gone
+    status, _, body = post(port, chat("test-model"), vk="sk-bf-abort")
+    run.check("aborted requests were released (next request admitted)", status == 200, f"{status} {body[:200]!r}")
+
+    # A body nginx buffered to a temporary file (over client_body_buffer_size), rewritten.
+    before = len(Upstream.seen)
+    big = chat("openai/test-model", padding="p" * 4000)
+    status, _, body = post(port, big, vk="sk-bf-main", path="/small/v1/chat/completions")
+    seen = Upstream.seen[before:]
+    run.check("file-buffered body admitted", status == 200, f"{status} {body[:200]!r}")
+    run.check("file-buffered body rewritten intact", len(seen) == 1 and seen[0]["body"]
+              and seen[0]["body"].get("model") == "test-model" and seen[0]["body"].get("padding") == "p" * 4000)
+
+    # A chunked request body, with and without the model rewrite.
+    for model in ("test-model", "openai/test-model"):
+        before = len(Upstream.seen)
+        status, body = post_chunked(port, chat(model), "sk-bf-main")
+        seen = Upstream.seen[before:]
+        run.check(f"chunked body ({model}) admitted and forwarded", status == 200 and len(seen) == 1
+                  and seen[0]["body"] and seen[0]["body"].get("model") == "test-model", f"{status} {body[:200]!r} {seen}")
+
+    # A configuration whose plugin cannot be loaded is refused by `nginx -t`, naming the path.
+    broken_dir = os.path.join(tmp, "broken")
+    os.makedirs(broken_dir, exist_ok=True)
+    broken = json.load(open(os.path.join(tmp, "config.json")))
+    broken["plugins"]["governance"]["path"] = os.path.join(broken_dir, "missing.so")
+    json.dump(broken, open(os.path.join(broken_dir, "config.json"), "w"))
+    broken_conf = os.path.join(broken_dir, "nginx.conf")
+    open(broken_conf, "w").write(nginx_conf(tmp, args.module, port).replace(
+        f"keyward_config {tmp}/config.json", f"keyward_config {broken_dir}/config.json"))
+    result = subprocess.run([NGINX, "-t", "-p", tmp, "-c", broken_conf], env=env, capture_output=True, text=True)
+    run.check("nginx -t refuses a missing plugin, naming it", result.returncode != 0 and "missing.so" in result.stderr, result.stderr[-500:])
 
     # Variables in the access log.
     access = open(os.path.join(tmp, "access.log")).read()

@@ -320,14 +320,19 @@ unsafe fn read_body(r: *mut ngx_http_request_t, max_body: usize) -> Result<Vec<u
         while !link.is_null() {
             let buf = (*link).buf;
             if (*buf).in_file() != 0 && !(*buf).file.is_null() {
-                let path = String::from_utf8_lossy((*(*buf).file).name.as_bytes()).into_owned();
-                let data = std::fs::read(&path).map_err(|e| {
-                    log::error(&format!("keyward: cannot read the buffered request body: {e}"));
-                    Denial::internal()
-                })?;
-                let start = usize::try_from((*buf).file_pos).unwrap_or(0).min(data.len());
-                let end = usize::try_from((*buf).file_last).unwrap_or(0).clamp(start, data.len());
-                body.extend_from_slice(&data[start..end]);
+                // nginx unlinks its body temp files at once: read through the open descriptor.
+                let start = (*buf).file_pos;
+                let len = usize::try_from((*buf).file_last - start).unwrap_or(0);
+                if body.len() + len > max_body {
+                    return Err(too_large(max_body));
+                }
+                let at = body.len();
+                body.resize(at + len, 0);
+                let read = ngx::ffi::ngx_read_file((*buf).file, body[at..].as_mut_ptr(), len, start);
+                if usize::try_from(read).ok() != Some(len) {
+                    log::error("keyward: cannot read the request body nginx buffered to a file");
+                    return Err(Denial::internal());
+                }
             } else if !(*buf).pos.is_null() && (*buf).last > (*buf).pos {
                 let len = (*buf).last.offset_from((*buf).pos) as usize;
                 body.extend_from_slice(std::slice::from_raw_parts((*buf).pos, len));
