@@ -1,1 +1,271 @@
-fn main() {}
+//! One governance decision through the ABI: the real `libkeyward_governance.so` (release build,
+//! found next to the bench executable: `target/release/`) loaded with the safe loader, called
+//! through the `VirtualKeyAuthorizer_TO` / `UsageEnforcer_TO` trait objects it returns. If the
+//! `.so` is missing, the same trait objects are built in-process (the bench says which).
+//!
+//! - `authorize`: find the key in `Authorization: Bearer`, check it, provider and model.
+//! - `decision`: authorize + reserve (request slot, tokens and cost at provider config, key,
+//!   team and customer). Settlement runs outside the timed region.
+//! - `settle`: settle one reservation (reservation made outside the timed region).
+//! - `cycle/1 thread`, `cycle/2 threads`: authorize + reserve + settle; with two threads each
+//!   on its own key, the time is per iteration of both threads at once (throughput ratio =
+//!   2 x one-thread time / two-thread time).
+//!
+//! Clock: the system clock (`SystemHost`), as a real host. Run: `cargo bench -p
+//! keyward-governance --bench decision`.
+
+use std::{
+    path::PathBuf,
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use abi_stable::std_types::{ROption, RSlice, RStr};
+use criterion::{Criterion, criterion_main};
+use keyward_plugin_api::{
+    ffi::{
+        AuthorizeRequest, AuthorizerBox, EnforcerBox, Header, RequestKind, ReserveRequest,
+        RoleMask, RoleSet, Usage, UsageEstimate,
+    },
+    hosts::SystemHost,
+    loader::load_plugin,
+};
+
+const KEYS: usize = 1_000;
+const BATCH: u64 = 512;
+
+fn config() -> String {
+    let keys: Vec<serde_json::Value> = (0..KEYS)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("vk-{i}"), "name": format!("key {i}"), "value": format!("sk-bf-bench-{i:04}"),
+                "team_id": "team",
+                "budgets": [{"id": format!("b-{i}"), "max_limit": 1.0e9, "reset_duration": "1M"}],
+                "rate_limit": {"id": format!("rl-{i}"), "request_max_limit": 1_000_000_000_000u64,
+                               "request_reset_duration": "1h",
+                               "token_max_limit": 1_000_000_000_000_000u64, "token_reset_duration": "1h"},
+                "provider_configs": [
+                    {"provider": "openai", "weight": 3, "allowed_models": ["gpt-4o", "gpt-4o-mini"],
+                     "keys": ["k-openai-1", "k-openai-2"],
+                     "budgets": [{"id": format!("b-{i}-openai"), "max_limit": 1.0e9, "reset_duration": "1d"}]},
+                    {"provider": "azure", "weight": 1, "allow_all_keys": true}
+                ]
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "enforce_virtual_keys": true,
+        "customers": [{"id": "cust", "budget": {"id": "b-cust", "max_limit": 1.0e12, "reset_duration": "1Y"}}],
+        "teams": [{"id": "team", "customer_id": "cust",
+                   "budget": {"id": "b-team", "max_limit": 1.0e12, "reset_duration": "1M"}}],
+        "virtual_keys": keys
+    })
+    .to_string()
+}
+
+fn roles() -> (AuthorizerBox, EnforcerBox) {
+    let so = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(PathBuf::from))
+        .map(|dir| dir.join("libkeyward_governance.so"));
+    let roles = RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT);
+    let set: RoleSet = match so.filter(|p| p.exists()) {
+        Some(path) => {
+            eprintln!(
+                "governance bench: through the ABI, loaded {}",
+                path.display()
+            );
+            load_plugin(&path)
+                .expect("load")
+                .instantiate(&config(), roles, SystemHost::handle())
+                .expect("instantiate")
+        }
+        None => {
+            eprintln!("governance bench: .so not found, in-process trait objects");
+            keyward_governance::build_role_set(&config(), roles, SystemHost::handle())
+                .expect("instantiate")
+        }
+    };
+    (
+        set.authorizer.into_option().expect("authorizer"),
+        set.enforcer.into_option().expect("enforcer"),
+    )
+}
+
+struct Caller<'r> {
+    authorizer: &'r AuthorizerBox,
+    enforcer: &'r EnforcerBox,
+    bearer: String,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+impl Caller<'_> {
+    #[inline]
+    fn decide(&self, request_id: u64) {
+        let headers = [
+            Header {
+                name: RStr::from_str("content-type"),
+                value: RStr::from_str("application/json"),
+            },
+            Header {
+                name: RStr::from_str("authorization"),
+                value: RStr::from_str(&self.bearer),
+            },
+        ];
+        let estimate = UsageEstimate {
+            input_tokens: 500,
+            max_output_tokens: ROption::RSome(256),
+        };
+        let request = AuthorizeRequest {
+            request_id,
+            headers: RSlice::from_slice(&headers),
+            provider: ROption::RSome(RStr::from_str("openai")),
+            model: RStr::from_str("gpt-4o"),
+            kind: RequestKind::CHAT_COMPLETION,
+            estimate,
+        };
+        let admission = self.authorizer.authorize(&request).unwrap();
+        let reservation = self.enforcer.reserve(&ReserveRequest {
+            request_id,
+            virtual_key_id: admission.virtual_key_id,
+            provider: admission.provider,
+            model: request.model,
+            estimate,
+        });
+        std::hint::black_box(reservation.unwrap());
+    }
+
+    #[inline]
+    fn settle(&self, request_id: u64) {
+        let usage = Usage {
+            input_tokens: 500,
+            cached_input_tokens: 0,
+            output_tokens: 100,
+            cost_nanos: ROption::RNone,
+            success: true,
+        };
+        std::hint::black_box(self.enforcer.settle(request_id, &usage).unwrap());
+    }
+
+    /// `iters` decisions, timing only authorize + reserve.
+    fn timed_decisions(&self, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        let mut done = 0;
+        while done < iters {
+            let batch = BATCH.min(iters - done);
+            let first = NEXT_ID.fetch_add(batch, Ordering::Relaxed);
+            let started = Instant::now();
+            for id in first..first + batch {
+                self.decide(id);
+            }
+            total += started.elapsed();
+            for id in first..first + batch {
+                self.settle(id);
+            }
+            done += batch;
+        }
+        total
+    }
+
+    /// `iters` settlements, timing only the settle.
+    fn timed_settles(&self, iters: u64) -> Duration {
+        let mut total = Duration::ZERO;
+        let mut done = 0;
+        while done < iters {
+            let batch = BATCH.min(iters - done);
+            let first = NEXT_ID.fetch_add(batch, Ordering::Relaxed);
+            for id in first..first + batch {
+                self.decide(id);
+            }
+            let started = Instant::now();
+            for id in first..first + batch {
+                self.settle(id);
+            }
+            total += started.elapsed();
+            done += batch;
+        }
+        total
+    }
+
+    /// `iters` full cycles, untimed (the caller times the whole).
+    fn cycles(&self, iters: u64) {
+        let first = NEXT_ID.fetch_add(iters, Ordering::Relaxed);
+        for id in first..first + iters {
+            self.decide(id);
+            self.settle(id);
+        }
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let (authorizer, enforcer) = roles();
+    let caller = |key: usize| Caller {
+        authorizer: &authorizer,
+        enforcer: &enforcer,
+        bearer: format!("Bearer sk-bf-bench-{key:04}"),
+    };
+    let one = caller(7);
+    let mut group = c.benchmark_group("governance");
+    group.bench_function("authorize", |b| {
+        let headers = [Header {
+            name: RStr::from_str("authorization"),
+            value: RStr::from_str(&one.bearer),
+        }];
+        let request = AuthorizeRequest {
+            request_id: 1,
+            headers: RSlice::from_slice(&headers),
+            provider: ROption::RSome(RStr::from_str("openai")),
+            model: RStr::from_str("gpt-4o"),
+            kind: RequestKind::CHAT_COMPLETION,
+            estimate: UsageEstimate::default(),
+        };
+        b.iter(|| std::hint::black_box(authorizer.authorize(&request).unwrap()).provider)
+    });
+    group.bench_function("decision (authorize + reserve)", |b| {
+        b.iter_custom(|iters| one.timed_decisions(iters))
+    });
+    group.bench_function("settle", |b| {
+        b.iter_custom(|iters| one.timed_settles(iters))
+    });
+    group.bench_function("cycle/1 thread", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            one.cycles(iters);
+            started.elapsed()
+        })
+    });
+    let two = [caller(100), caller(900)];
+    group.bench_function("cycle/2 threads, different keys", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            std::thread::scope(|scope| {
+                for caller in &two {
+                    scope.spawn(move || caller.cycles(iters));
+                }
+            });
+            started.elapsed()
+        })
+    });
+    group.finish();
+}
+
+/// The criterion group (`criterion_group!` generates an undocumented `pub fn`; the allowance
+/// covers it and nothing else).
+mod group {
+    #![allow(missing_docs)]
+
+    use criterion::criterion_group;
+
+    use super::*;
+
+    criterion_group! {
+        name = benches;
+        config = Criterion::default()
+            .sample_size(30)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+        targets = bench
+    }
+}
+criterion_main!(group::benches);

@@ -271,10 +271,12 @@ impl Engine {
         let mut admitted = self.admit_through(key, &key.providers[chosen]);
         for &i in &key.by_weight {
             let config = &key.providers[i];
-            if i != chosen && self.eligible(config, model) && !self.exhausted(config, now) {
-                if !admitted.fallbacks.push(&config.provider) {
-                    break;
-                }
+            if i != chosen
+                && self.eligible(config, model)
+                && !self.exhausted(config, now)
+                && !admitted.fallbacks.push(&config.provider)
+            {
+                break;
             }
         }
         Ok(admitted)

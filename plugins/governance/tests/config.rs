@@ -1,5 +1,8 @@
 //! Configuration errors name the JSON path and the reason; both Bifrost shapes load.
 
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

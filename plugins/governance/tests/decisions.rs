@@ -1,5 +1,8 @@
 //! One test per decision, with the exact status and error type, through the role trait objects.
 
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

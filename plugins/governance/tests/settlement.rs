@@ -1,5 +1,8 @@
 //! Settlement and release: the estimate is replaced by the actual usage, exactly once.
 
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

@@ -1,6 +1,9 @@
 //! Shadow mode: every decision is evaluated, would-be denials are counted, logged and reported,
 //! and the request is admitted; counters still move.
 
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;

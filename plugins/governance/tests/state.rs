@@ -1,6 +1,9 @@
 //! Hot swaps: export retires the enforcer, import into a fresh instance keeps every counter and
 //! open reservation; counters of limits that no longer exist are dropped.
 
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use abi_stable::std_types::RStr;

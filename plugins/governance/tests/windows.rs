@@ -1,6 +1,9 @@
 //! Windows and resets, driven by the host's manual clock (no sleeping): rolling windows from
 //! the last reset, and calendar-aligned budgets on UTC boundaries.
 
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::*;
