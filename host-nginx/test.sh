@@ -11,11 +11,13 @@ echo "== building the plugins" >&2
 (cd "$root" && cargo build -p keyward-weighted-selector -p keyward-governance >&2)
 echo "== building the module" >&2
 module="$("$here/build.sh" | tail -1)"
-echo "== unit tests" >&2
+echo "== fmt, clippy and unit tests (host-nginx)" >&2
 (
     cd "$here"
     export NGINX_SOURCE_DIR="$here/target/nginx-src" NGINX_BUILD_DIR="$here/target/nginx-src/objs"
-    cargo test --lib -q >&2
+    cargo fmt -- --check >&2
+    cargo clippy --all-targets --locked -q -- -D warnings >&2
+    cargo test --lib --locked -q >&2
 )
 echo "== end-to-end" >&2
 # The reload check rebuilds the selector (touching its sources forces a new build at the same path).

@@ -139,9 +139,13 @@ impl SharedConfig {
         };
         let plugins: PluginsBlock = match root.get("plugins") {
             None | Some(Value::Null) => {
-                return Err("plugins: the block is required (key_selection and governance)".to_owned());
+                return Err(
+                    "plugins: the block is required (key_selection and governance)".to_owned(),
+                );
             }
-            Some(value) => serde_json::from_value(value.clone()).map_err(|e| format!("plugins: {e}"))?,
+            Some(value) => {
+                serde_json::from_value(value.clone()).map_err(|e| format!("plugins: {e}"))?
+            }
         };
 
         let mut selection_data = Map::new();
@@ -179,19 +183,21 @@ fn groups(
     governance_data: &Map<String, Value>,
 ) -> Result<Vec<Group>, String> {
     let mut entries: Vec<(PluginEntry, RoleMask)> = Vec::new();
-    let mut add = |entry: &PluginEntry, roles: RoleMask| match entries.iter_mut().find(|(e, _)| e == entry) {
-        Some((_, existing)) => *existing = existing.union(roles),
-        None => entries.push((entry.clone(), roles)),
-    };
+    let mut add =
+        |entry: &PluginEntry, roles: RoleMask| match entries.iter_mut().find(|(e, _)| e == entry) {
+            Some((_, existing)) => *existing = existing.union(roles),
+            None => entries.push((entry.clone(), roles)),
+        };
     let selection = block
         .key_selection
         .as_ref()
         .ok_or("plugins: `key_selection` is required")?;
     add(selection, RoleMask::KEY_SELECTION);
     match (&block.governance, &block.authorization, &block.enforcement) {
-        (Some(governance), None, None) => {
-            add(governance, RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT))
-        }
+        (Some(governance), None, None) => add(
+            governance,
+            RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT),
+        ),
         (None, Some(authorization), Some(enforcement)) => {
             add(authorization, RoleMask::AUTHORIZATION);
             add(enforcement, RoleMask::ENFORCEMENT);
@@ -199,7 +205,11 @@ fn groups(
         (Some(_), _, _) => {
             return Err("plugins: `governance` provides authorization and enforcement: do not also set them".to_owned());
         }
-        _ => return Err("plugins: set `governance`, or both `authorization` and `enforcement`".to_owned()),
+        _ => {
+            return Err(
+                "plugins: set `governance`, or both `authorization` and `enforcement`".to_owned(),
+            );
+        }
     }
     Ok(entries
         .into_iter()
@@ -211,8 +221,16 @@ fn groups(
             if roles.contains(RoleMask::AUTHORIZATION) || roles.contains(RoleMask::ENFORCEMENT) {
                 config.extend(governance_data.clone());
             }
-            let path = if entry.path.is_absolute() { entry.path.clone() } else { dir.join(&entry.path) };
-            Group { path, roles, config_json: Value::Object(config).to_string() }
+            let path = if entry.path.is_absolute() {
+                entry.path.clone()
+            } else {
+                dir.join(&entry.path)
+            };
+            Group {
+                path,
+                roles,
+                config_json: Value::Object(config).to_string(),
+            }
         })
         .collect())
 }

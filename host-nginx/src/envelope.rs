@@ -10,8 +10,6 @@
 //!
 //! plus `Retry-After` (seconds) when the plugin gave a retry-after hint.
 
-use std::borrow::Cow;
-
 use keyward_plugin_api::ffi::KeywardError;
 use serde::Serialize;
 
@@ -35,17 +33,17 @@ pub struct Denial {
     /// The HTTP status.
     pub status: u16,
     /// `type` and `error.type`.
-    pub error_type: Cow<'static, str>,
+    pub error_type: &'static str,
     /// `error.code`.
-    pub code: Option<Cow<'static, str>>,
+    pub code: Option<&'static str>,
     /// The message; never a secret.
     pub message: String,
     /// `error.param`.
     pub param: Option<String>,
     /// `Retry-After`, in seconds.
     pub retry_after_secs: Option<u64>,
-    /// Context.
-    pub extra: ExtraFields,
+    /// Context (boxed: a denial travels in `Result`s).
+    pub extra: Box<ExtraFields>,
 }
 
 impl Denial {
@@ -53,12 +51,12 @@ impl Denial {
     pub fn new(status: u16, error_type: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
-            error_type: Cow::Borrowed(error_type),
+            error_type,
             code: None,
             message: message.into(),
             param: None,
             retry_after_secs: None,
-            extra: ExtraFields::default(),
+            extra: Box::default(),
         }
     }
 
@@ -71,12 +69,16 @@ impl Denial {
 
     /// 500 `internal_error` with a generic message (the cause goes to the error log).
     pub fn internal() -> Self {
-        Self::new(500, "internal_error", "the gateway could not process the request")
+        Self::new(
+            500,
+            "internal_error",
+            "the gateway could not process the request",
+        )
     }
 
     /// Sets the context.
     pub fn with_extra(mut self, extra: ExtraFields) -> Self {
-        self.extra = extra;
+        self.extra = Box::new(extra);
         self
     }
 
@@ -90,12 +92,12 @@ impl Denial {
         let event_id = new_event_id();
         let envelope = Envelope {
             event_id: &event_id,
-            kind: &self.error_type,
+            kind: self.error_type,
             is_bifrost_error: true,
             status_code: self.status,
             error: Body {
-                kind: &self.error_type,
-                code: self.code.as_deref(),
+                kind: self.error_type,
+                code: self.code,
                 message: &self.message,
                 param: self.param.as_deref(),
                 event_id: &event_id,
@@ -108,15 +110,19 @@ impl Denial {
 
 impl From<KeywardError> for Denial {
     fn from(error: KeywardError) -> Self {
-        let status = if (100..=599).contains(&error.http_status) { error.http_status } else { 500 };
+        let status = if (100..=599).contains(&error.http_status) {
+            error.http_status
+        } else {
+            500
+        };
         Self {
             status,
-            error_type: Cow::Borrowed(error.code.as_str()),
-            code: Some(Cow::Borrowed(error.code.as_str())),
+            error_type: error.code.as_str(),
+            code: Some(error.code.as_str()),
             message: error.message.to_string(),
             param: None,
             retry_after_secs: error.retry_after_secs(),
-            extra: ExtraFields::default(),
+            extra: Box::default(),
         }
     }
 }
@@ -155,7 +161,8 @@ mod tests {
 
     #[test]
     fn same_shape_as_keyward_host() {
-        let error = KeywardError::new(ErrorCode::REQUEST_LIMITED, "2 requests per minute").with_retry_after_ms(1500);
+        let error = KeywardError::new(ErrorCode::REQUEST_LIMITED, "2 requests per minute")
+            .with_retry_after_ms(1500);
         let denial = Denial::from(error).with_extra(ExtraFields {
             provider: Some("openai".into()),
             model_requested: Some("gpt-4o".into()),
@@ -180,7 +187,8 @@ mod tests {
 
     #[test]
     fn bad_request_has_param() {
-        let body: Value = serde_json::from_slice(&Denial::bad_request("model", "required").body()).unwrap();
+        let body: Value =
+            serde_json::from_slice(&Denial::bad_request("model", "required").body()).unwrap();
         assert_eq!(body["status_code"], 400);
         assert_eq!(body["error"]["param"], "model");
         assert_eq!(body["error"]["code"], Value::Null);

@@ -101,7 +101,10 @@ pub fn parse(path: &str, body: &[u8]) -> Result<RequestInfo, BodyError> {
             input_tokens: estimate_input_tokens(&value, body.len()),
             max_output_tokens: max_output_tokens.into(),
         },
-        stream: value.get("stream").and_then(Value::as_bool).unwrap_or(false),
+        stream: value
+            .get("stream")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
     })
 }
 
@@ -148,11 +151,23 @@ mod tests {
 
     #[test]
     fn plain_model_and_errors() {
-        let info = parse("/v1/embeddings", br#"{"model": "text-embedding-3-small", "input": "x"}"#).unwrap();
+        let info = parse(
+            "/v1/embeddings",
+            br#"{"model": "text-embedding-3-small", "input": "x"}"#,
+        )
+        .unwrap();
         assert_eq!(info.provider, None);
         assert_eq!(info.kind, RequestKind::EMBEDDING);
-        assert_eq!(parse("/v1/chat/completions", b"{}").unwrap_err().param, "model");
-        assert_eq!(parse("/v1/chat/completions", b"not json").unwrap_err().param, "body");
+        assert_eq!(
+            parse("/v1/chat/completions", b"{}").unwrap_err().param,
+            "model"
+        );
+        assert_eq!(
+            parse("/v1/chat/completions", b"not json")
+                .unwrap_err()
+                .param,
+            "body"
+        );
     }
 
     #[test]

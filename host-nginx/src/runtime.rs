@@ -16,8 +16,9 @@ use std::{
 use keyward_plugin_api::{
     abi_stable::std_types::{ROption, RResult, RSlice, RStr},
     ffi::{
-        AuthorizeRequest, AuthorizerBox, EnforcerBox, ErrorCode, Header, HostHandle, KeySelectorBox,
-        KeywardError, ReserveRequest, SelectRequest, Settlement, Usage, UsageEstimate,
+        AuthorizeRequest, AuthorizerBox, EnforcerBox, ErrorCode, Header, HostHandle,
+        KeySelectorBox, KeywardError, ReserveRequest, SelectRequest, Settlement, Usage,
+        UsageEstimate,
     },
     loader::{LoadReport, RoleSlot, load_plugin},
 };
@@ -42,7 +43,10 @@ impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
             .field("providers", &self.providers)
-            .field("plugins", &self.reports.iter().map(|r| &r.name).collect::<Vec<_>>())
+            .field(
+                "plugins",
+                &self.reports.iter().map(|r| &r.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -128,14 +132,23 @@ impl Runtime {
     pub fn describe(&self) -> String {
         self.reports
             .iter()
-            .map(|r| format!("{} {} ({}) from {}", r.name, r.plugin_version, r.roles.join("+"), r.path.display()))
+            .map(|r| {
+                format!(
+                    "{} {} ({}) from {}",
+                    r.name,
+                    r.plugin_version,
+                    r.roles.join("+"),
+                    r.path.display()
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ")
     }
 
     /// Gives this worker process its own request-id range (called after fork).
     pub fn reseed_request_ids(&self) {
-        self.next_id.store(u64::from(std::process::id()) << 32, Ordering::Relaxed);
+        self.next_id
+            .store(u64::from(std::process::id()) << 32, Ordering::Relaxed);
     }
 
     /// Authorizes, reserves and selects a key for one request.
@@ -146,7 +159,9 @@ impl Runtime {
             model_requested: Some(info.model_requested.clone()),
             request_type: Some(kind_name(info.kind).to_owned()),
         };
-        let deny = |error: KeywardError, provider: Option<&str>| Denial::from(error).with_extra(extra(provider));
+        let deny = |error: KeywardError, provider: Option<&str>| {
+            Denial::from(error).with_extra(extra(provider))
+        };
 
         let authorizer = self.authorizer.load_full();
         let request = AuthorizeRequest {
@@ -190,7 +205,10 @@ impl Runtime {
         };
         let selector = self.selector.load_full();
         let choice = selector.call(|s| s.select(&selection)).map(|c| {
-            (c.key_id.as_str().to_owned(), c.provider_model.as_str().to_owned())
+            (
+                c.key_id.as_str().to_owned(),
+                c.provider_model.as_str().to_owned(),
+            )
         });
         drop(authorizer);
         let (key_id, provider_model) = match choice {
@@ -257,7 +275,9 @@ fn call_retrying<R, T>(
     loop {
         let instance = slot.load_full();
         match instance.call(&method) {
-            Err(error) if error.code == ErrorCode::INSTANCE_RETIRED && attempts < RETIRED_RETRIES => {
+            Err(error)
+                if error.code == ErrorCode::INSTANCE_RETIRED && attempts < RETIRED_RETRIES =>
+            {
                 attempts += 1;
                 std::thread::yield_now();
             }

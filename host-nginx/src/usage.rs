@@ -13,12 +13,21 @@ pub const MAX_BUFFERED: usize = 4 << 20;
 /// Reads a `usage` object, if the value has one.
 pub fn from_value(value: &Value) -> Option<Usage> {
     let usage = value.get("usage").filter(|u| u.is_object())?;
-    let field = |names: &[&str]| names.iter().find_map(|n| usage.get(*n).and_then(Value::as_u64));
+    let field = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| usage.get(*n).and_then(Value::as_u64))
+    };
     let input = field(&["prompt_tokens", "input_tokens"]).unwrap_or(0);
     let output = field(&["completion_tokens", "output_tokens"]).unwrap_or(0);
     let cached = ["prompt_tokens_details", "input_tokens_details"]
         .iter()
-        .find_map(|d| usage.get(*d).and_then(|d| d.get("cached_tokens")).and_then(Value::as_u64))
+        .find_map(|d| {
+            usage
+                .get(*d)
+                .and_then(|d| d.get("cached_tokens"))
+                .and_then(Value::as_u64)
+        })
         .unwrap_or(0);
     Some(Usage {
         input_tokens: input,
@@ -41,7 +50,10 @@ pub struct UsageScanner {
 impl UsageScanner {
     /// A scanner for a JSON body (`sse == false`) or an event stream.
     pub fn new(sse: bool) -> Self {
-        Self { sse, ..Self::default() }
+        Self {
+            sse,
+            ..Self::default()
+        }
     }
 
     /// Feeds the next bytes of the body.
@@ -73,7 +85,10 @@ impl UsageScanner {
         if self.overflow {
             return None;
         }
-        serde_json::from_slice::<Value>(&self.buffer).ok().as_ref().and_then(from_value)
+        serde_json::from_slice::<Value>(&self.buffer)
+            .ok()
+            .as_ref()
+            .and_then(from_value)
     }
 
     fn push_line_part(&mut self, part: &[u8]) {
@@ -98,7 +113,11 @@ impl UsageScanner {
         if !data.windows(7).any(|w| w == b"\"usage\"") {
             return;
         }
-        if let Some(usage) = serde_json::from_slice::<Value>(data).ok().as_ref().and_then(from_value) {
+        if let Some(usage) = serde_json::from_slice::<Value>(data)
+            .ok()
+            .as_ref()
+            .and_then(from_value)
+        {
             self.last = Some(usage);
         }
     }
@@ -116,13 +135,21 @@ mod tests {
             scanner.feed(chunk);
         }
         let usage = scanner.finish().unwrap();
-        assert_eq!((usage.input_tokens, usage.output_tokens, usage.cached_input_tokens), (10, 5, 4));
+        assert_eq!(
+            (
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cached_input_tokens
+            ),
+            (10, 5, 4)
+        );
         assert!(usage.success);
     }
 
     #[test]
     fn responses_api_fields() {
-        let value: Value = serde_json::from_str(r#"{"usage": {"input_tokens": 3, "output_tokens": 2}}"#).unwrap();
+        let value: Value =
+            serde_json::from_str(r#"{"usage": {"input_tokens": 3, "output_tokens": 2}}"#).unwrap();
         let usage = from_value(&value).unwrap();
         assert_eq!((usage.input_tokens, usage.output_tokens), (3, 2));
         assert_eq!(from_value(&serde_json::json!({"usage": null})), None);

@@ -43,7 +43,10 @@ fn groups_merge_like_keyward_host() {
     assert_eq!(json["providers"]["openai"]["keys"][0]["id"], "k1");
     let governance = &config.groups[1];
     assert_eq!(governance.path, Path::new("/abs/gov.so"));
-    assert_eq!(governance.roles, RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT));
+    assert_eq!(
+        governance.roles,
+        RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT)
+    );
     let json: Value = serde_json::from_str(&governance.config_json).unwrap();
     assert_eq!(json["shadow_mode"], true);
     assert_eq!(json["virtual_keys"][0]["id"], "vk1");
@@ -58,7 +61,10 @@ fn key_values_and_base_urls() {
     assert_eq!(openai.keys["k1"], "sk-from-env-one");
     assert_eq!(openai.keys["k2"], "sk-literal-two");
     let anthropic = &config.providers["anthropic"];
-    assert_eq!(anthropic.base_url.as_deref(), Some("https://api.anthropic.com"));
+    assert_eq!(
+        anthropic.base_url.as_deref(),
+        Some("https://api.anthropic.com")
+    );
     assert_eq!(anthropic.keys["a1"], "sk-ant");
     // Debug never shows a key value.
     assert!(!format!("{config:?}").contains("sk-"));
@@ -67,10 +73,19 @@ fn key_values_and_base_urls() {
 #[test]
 fn errors_name_the_field_without_secrets() {
     let missing_env = SharedConfig::parse_with(CONFIG, Path::new("/"), |_| None).unwrap_err();
-    assert!(missing_env.contains("providers.anthropic.keys[0]"), "{missing_env}");
+    assert!(
+        missing_env.contains("providers.anthropic.keys[0]"),
+        "{missing_env}"
+    );
     assert!(!missing_env.contains("sk-"));
-    let no_plugins = SharedConfig::parse_with(r#"{"providers": {}}"#, Path::new("/"), env).unwrap_err();
+    let no_plugins =
+        SharedConfig::parse_with(r#"{"providers": {}}"#, Path::new("/"), env).unwrap_err();
     assert!(no_plugins.contains("plugins"), "{no_plugins}");
-    let half = r#"{"plugins": {"key_selection": {"path": "a.so"}, "authorization": {"path": "b.so"}}}"#;
-    assert!(SharedConfig::parse_with(half, Path::new("/"), env).unwrap_err().contains("enforcement"));
+    let half =
+        r#"{"plugins": {"key_selection": {"path": "a.so"}, "authorization": {"path": "b.so"}}}"#;
+    assert!(
+        SharedConfig::parse_with(half, Path::new("/"), env)
+            .unwrap_err()
+            .contains("enforcement")
+    );
 }

@@ -16,9 +16,9 @@ use keyward_plugin_api::{abi_stable::std_types::RStr, ffi::Header};
 use ngx::{
     core::Pool,
     ffi::{
-        NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_SPECIAL_RESPONSE,
-        NGX_OK, ngx_array_push, ngx_buf_t, ngx_chain_t, ngx_conf_t, ngx_create_temp_buf,
-        ngx_http_conf_ctx_t, ngx_http_core_main_conf_t, ngx_http_core_module,
+        NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR,
+        NGX_HTTP_SPECIAL_RESPONSE, NGX_OK, ngx_array_push, ngx_buf_t, ngx_chain_t, ngx_conf_t,
+        ngx_create_temp_buf, ngx_http_conf_ctx_t, ngx_http_core_main_conf_t, ngx_http_core_module,
         ngx_http_core_run_phases, ngx_http_discard_request_body, ngx_http_finalize_request,
         ngx_http_handler_pt, ngx_http_output_filter, ngx_http_phases_NGX_HTTP_ACCESS_PHASE,
         ngx_http_read_client_request_body, ngx_http_request_t, ngx_http_send_header, ngx_int_t,
@@ -67,7 +67,9 @@ pub struct RequestCtx {
 impl RequestCtx {
     /// Settles the reservation with `usage`, or with the estimate when the response had none.
     pub fn settle(&mut self, usage: Option<keyward_plugin_api::ffi::Usage>) {
-        let Outcome::Admitted(admitted) = &self.outcome else { return };
+        let Outcome::Admitted(admitted) = &self.outcome else {
+            return;
+        };
         if !std::mem::replace(&mut self.open, false) {
             return;
         }
@@ -79,24 +81,36 @@ impl RequestCtx {
             keyward_plugin_api::ffi::Usage {
                 input_tokens: admitted.estimate.input_tokens,
                 cached_input_tokens: 0,
-                output_tokens: admitted.estimate.max_output_tokens.into_option().unwrap_or(0),
+                output_tokens: admitted
+                    .estimate
+                    .max_output_tokens
+                    .into_option()
+                    .unwrap_or(0),
                 cost_nanos: None.into(),
                 success: true,
             }
         });
         if let Err(error) = self.runtime.settle(admitted.request_id, &usage) {
-            log::error(&format!("keyward: settle of request {} failed: {error}", admitted.request_id));
+            log::error(&format!(
+                "keyward: settle of request {} failed: {error}",
+                admitted.request_id
+            ));
         }
     }
 
     /// Returns the reservation (upstream failed, client gone).
     pub fn release(&mut self) {
-        let Outcome::Admitted(admitted) = &self.outcome else { return };
+        let Outcome::Admitted(admitted) = &self.outcome else {
+            return;
+        };
         if !std::mem::replace(&mut self.open, false) {
             return;
         }
         if let Err(error) = self.runtime.release(admitted.request_id) {
-            log::error(&format!("keyward: release of request {} failed: {error}", admitted.request_id));
+            log::error(&format!(
+                "keyward: release of request {} failed: {error}",
+                admitted.request_id
+            ));
         }
     }
 }
@@ -122,9 +136,11 @@ pub unsafe fn register(cf: *mut ngx_conf_t) -> Result<(), ()> {
     // phase arrays, to which handlers are added during postconfiguration.
     unsafe {
         let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
-        let cmcf = *(*ctx).main_conf.add(ngx_http_core_module.ctx_index) as *mut ngx_http_core_main_conf_t;
+        let cmcf =
+            *(*ctx).main_conf.add(ngx_http_core_module.ctx_index) as *mut ngx_http_core_main_conf_t;
         let phase = ngx_http_phases_NGX_HTTP_ACCESS_PHASE as usize;
-        let handler = ngx_array_push(&mut (*cmcf).phases[phase].handlers) as *mut ngx_http_handler_pt;
+        let handler =
+            ngx_array_push(&mut (*cmcf).phases[phase].handlers) as *mut ngx_http_handler_pt;
         if handler.is_null() {
             return Err(());
         }
@@ -196,7 +212,10 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
             ngx_http_discard_request_body(r);
             let denial = too_large(max_body);
             (*ctx).decision = denial.decision();
-            (*ctx).outcome = Outcome::Denied { denial: denial.clone(), sent: true };
+            (*ctx).outcome = Outcome::Denied {
+                denial: denial.clone(),
+                sent: true,
+            };
             return finish_with(r, &denial);
         }
         let rc = ngx_http_read_client_request_body(r, Some(body_ready));
@@ -209,7 +228,11 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
 }
 
 fn too_large(max_body: usize) -> Denial {
-    let mut denial = Denial::new(413, "request_too_large", format!("the request body exceeds {max_body} bytes"));
+    let mut denial = Denial::new(
+        413,
+        "request_too_large",
+        format!("the request body exceeds {max_body} bytes"),
+    );
     denial.param = Some("body".to_owned());
     denial
 }
@@ -226,7 +249,10 @@ unsafe extern "C" fn body_ready(r: *mut ngx_http_request_t) {
                     ctx.release();
                     let denial = Denial::internal();
                     ctx.decision = denial.decision();
-                    ctx.outcome = Outcome::Denied { denial, sent: false };
+                    ctx.outcome = Outcome::Denied {
+                        denial,
+                        sent: false,
+                    };
                 }
             }
             (*r).write_event_handler = Some(ngx_http_core_run_phases);
@@ -258,13 +284,21 @@ unsafe fn decide(r: *mut ngx_http_request_t) {
             }
             Err(denial) => {
                 ctx.decision = denial.decision();
-                ctx.outcome = Outcome::Denied { denial, sent: false };
+                ctx.outcome = Outcome::Denied {
+                    denial,
+                    sent: false,
+                };
             }
         }
     }
 }
 
-unsafe fn admit(r: *mut ngx_http_request_t, ctx: &RequestCtx, info: &RequestInfo, body: &[u8]) -> Result<Admitted, Denial> {
+unsafe fn admit(
+    r: *mut ngx_http_request_t,
+    ctx: &RequestCtx,
+    info: &RequestInfo,
+    body: &[u8],
+) -> Result<Admitted, Denial> {
     // SAFETY: `r` is live; the headers borrow from its pool for the duration of the call.
     unsafe {
         let headers = headers(r);
@@ -290,14 +324,21 @@ unsafe fn headers<'a>(r: *mut ngx_http_request_t) -> Vec<Header<'a>> {
     unsafe {
         let mut part = &(*r).headers_in.headers.part as *const ngx::ffi::ngx_list_part_t;
         while !part.is_null() {
-            let elts = std::slice::from_raw_parts((*part).elts as *const ngx_table_elt_t, (*part).nelts);
+            let elts =
+                std::slice::from_raw_parts((*part).elts as *const ngx_table_elt_t, (*part).nelts);
             for elt in elts {
                 if elt.lowcase_key.is_null() {
                     continue;
                 }
                 let name = std::slice::from_raw_parts(elt.lowcase_key, elt.key.len);
-                if let (Ok(name), Ok(value)) = (std::str::from_utf8(name), std::str::from_utf8(elt.value.as_bytes())) {
-                    out.push(Header { name: RStr::from_str(name), value: RStr::from_str(value) });
+                if let (Ok(name), Ok(value)) = (
+                    std::str::from_utf8(name),
+                    std::str::from_utf8(elt.value.as_bytes()),
+                ) {
+                    out.push(Header {
+                        name: RStr::from_str(name),
+                        value: RStr::from_str(value),
+                    });
                 }
             }
             part = (*part).next;
@@ -328,7 +369,8 @@ unsafe fn read_body(r: *mut ngx_http_request_t, max_body: usize) -> Result<Vec<u
                 }
                 let at = body.len();
                 body.resize(at + len, 0);
-                let read = ngx::ffi::ngx_read_file((*buf).file, body[at..].as_mut_ptr(), len, start);
+                let read =
+                    ngx::ffi::ngx_read_file((*buf).file, body[at..].as_mut_ptr(), len, start);
                 if usize::try_from(read).ok() != Some(len) {
                     log::error("keyward: cannot read the request body nginx buffered to a file");
                     return Err(Denial::internal());
@@ -411,7 +453,10 @@ unsafe fn send_denial(r: *mut ngx_http_request_t, denial: &Denial) -> ngx_int_t 
         (*r).headers_out.content_length_n = body.len() as ngx::ffi::off_t;
         if let Some(secs) = denial.retry_after_secs {
             let request = Request::from_ngx_http_request(r);
-            if request.add_header_out("Retry-After", &secs.to_string()).is_none() {
+            if request
+                .add_header_out("Retry-After", &secs.to_string())
+                .is_none()
+            {
                 return NGX_ERROR as ngx_int_t;
             }
         }
@@ -422,7 +467,10 @@ unsafe fn send_denial(r: *mut ngx_http_request_t, denial: &Denial) -> ngx_int_t 
         let Ok(buf) = memory_buf(r, &body) else {
             return NGX_ERROR as ngx_int_t;
         };
-        let mut out = ngx_chain_t { buf, next: std::ptr::null_mut() };
+        let mut out = ngx_chain_t {
+            buf,
+            next: std::ptr::null_mut(),
+        };
         ngx_http_output_filter(r, &mut out)
     }
 }

@@ -57,10 +57,15 @@ unsafe fn on_header(r: *mut ngx_http_request_t) {
             return;
         }
         let content_type = (*r).headers_out.content_type.as_bytes();
-        let sse = content_type.len() >= 17 && content_type[..17].eq_ignore_ascii_case(b"text/event-stream");
+        let sse = content_type.len() >= 17
+            && content_type[..17].eq_ignore_ascii_case(b"text/event-stream");
         let encoded = {
             let encoding = (*r).headers_out.content_encoding;
-            !encoding.is_null() && !(*encoding).value.as_bytes().eq_ignore_ascii_case(b"identity")
+            !encoding.is_null()
+                && !(*encoding)
+                    .value
+                    .as_bytes()
+                    .eq_ignore_ascii_case(b"identity")
         };
         // A compressed body cannot be read: the estimate is charged (set
         // `proxy_set_header Accept-Encoding "";` to avoid that).
@@ -96,7 +101,8 @@ unsafe fn on_body(r: *mut ngx_http_request_t, chain: *mut ngx_chain_t) {
         while !link.is_null() {
             let buf = (*link).buf;
             if !buf.is_null() {
-                let in_memory = (*buf).temporary() != 0 || (*buf).memory() != 0 || (*buf).mmap() != 0;
+                let in_memory =
+                    (*buf).temporary() != 0 || (*buf).memory() != 0 || (*buf).mmap() != 0;
                 if in_memory && !(*buf).pos.is_null() && (*buf).last > (*buf).pos {
                     if let Some(scanner) = ctx.scanner.as_mut() {
                         let len = (*buf).last.offset_from((*buf).pos) as usize;

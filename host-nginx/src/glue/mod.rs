@@ -53,7 +53,11 @@ pub struct MainConf {
 
 impl Default for MainConf {
     fn default() -> Self {
-        Self { config_path: None, per_worker_limits: UNSET_FLAG, runtime: None }
+        Self {
+            config_path: None,
+            per_worker_limits: UNSET_FLAG,
+            runtime: None,
+        }
     }
 }
 
@@ -66,7 +70,10 @@ pub struct LocConf {
 
 impl Default for LocConf {
     fn default() -> Self {
-        Self { enable: UNSET_FLAG, max_body: UNSET_SIZE }
+        Self {
+            enable: UNSET_FLAG,
+            max_body: UNSET_SIZE,
+        }
     }
 }
 
@@ -173,12 +180,20 @@ fn conf_error(cf: *mut ngx_conf_t, message: &str) -> *mut c_char {
     NGX_CONF_ERROR
 }
 
-unsafe extern "C" fn set_config(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+unsafe extern "C" fn set_config(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     guard(NGX_CONF_ERROR, || {
         // SAFETY: `conf` is this module's `MainConf` (conf offset: main_conf); `cf` is live.
         let (main, value, prefix) = unsafe {
             let cycle = (*cf).cycle;
-            (&mut *(conf as *mut MainConf), args(cf)[1], (*cycle).conf_prefix)
+            (
+                &mut *(conf as *mut MainConf),
+                args(cf)[1],
+                (*cycle).conf_prefix,
+            )
         };
         if main.config_path.is_some() {
             return conf_error(cf, "keyward_config is duplicate");
@@ -188,14 +203,19 @@ unsafe extern "C" fn set_config(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, c
         };
         let mut path = PathBuf::from(path);
         if path.is_relative() {
-            path = PathBuf::from(String::from_utf8_lossy(prefix.as_bytes()).into_owned()).join(path);
+            path =
+                PathBuf::from(String::from_utf8_lossy(prefix.as_bytes()).into_owned()).join(path);
         }
         main.config_path = Some(path);
         NGX_CONF_OK
     })
 }
 
-unsafe extern "C" fn set_per_worker_limits(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+unsafe extern "C" fn set_per_worker_limits(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     guard(NGX_CONF_ERROR, || {
         // SAFETY: `conf` is this module's `MainConf`; `cf` is live.
         let (main, value) = unsafe { (&mut *(conf as *mut MainConf), args(cf)[1]) };
@@ -209,7 +229,11 @@ unsafe extern "C" fn set_per_worker_limits(cf: *mut ngx_conf_t, _cmd: *mut ngx_c
     })
 }
 
-unsafe extern "C" fn set_enable(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+unsafe extern "C" fn set_enable(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     guard(NGX_CONF_ERROR, || {
         // SAFETY: `conf` is this module's `LocConf` (conf offset: loc_conf); `cf` is live.
         let (loc, value) = unsafe { (&mut *(conf as *mut LocConf), args(cf)[1]) };
@@ -223,7 +247,11 @@ unsafe extern "C" fn set_enable(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, c
     })
 }
 
-unsafe extern "C" fn set_max_body(cf: *mut ngx_conf_t, _cmd: *mut ngx_command_t, conf: *mut c_void) -> *mut c_char {
+unsafe extern "C" fn set_max_body(
+    cf: *mut ngx_conf_t,
+    _cmd: *mut ngx_command_t,
+    conf: *mut c_void,
+) -> *mut c_char {
     guard(NGX_CONF_ERROR, || {
         // SAFETY: `conf` is this module's `LocConf`; `cf` is live; `ngx_parse_size` only reads
         // the string.
@@ -252,19 +280,35 @@ unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     unsafe { Pool::from_ngx_pool((*cf).pool).allocate(LocConf::default()) as *mut c_void }
 }
 
-unsafe extern "C" fn merge_loc_conf(cf: *mut ngx_conf_t, prev: *mut c_void, conf: *mut c_void) -> *mut c_char {
+unsafe extern "C" fn merge_loc_conf(
+    cf: *mut ngx_conf_t,
+    prev: *mut c_void,
+    conf: *mut c_void,
+) -> *mut c_char {
     // SAFETY: both are this module's `LocConf`s, created by `create_loc_conf`; `cf->ctx` is the
     // http block's conf ctx, whose main conf (parsed before any merge) is our `MainConf`.
     let (prev, conf, main) = unsafe {
         let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
         let main = *(*ctx).main_conf.add(module().ctx_index) as *const MainConf;
-        (&*(prev as *const LocConf), &mut *(conf as *mut LocConf), &*main)
+        (
+            &*(prev as *const LocConf),
+            &mut *(conf as *mut LocConf),
+            &*main,
+        )
     };
     if conf.enable == UNSET_FLAG {
-        conf.enable = if prev.enable == UNSET_FLAG { 0 } else { prev.enable };
+        conf.enable = if prev.enable == UNSET_FLAG {
+            0
+        } else {
+            prev.enable
+        };
     }
     if conf.max_body == UNSET_SIZE {
-        conf.max_body = if prev.max_body == UNSET_SIZE { DEFAULT_MAX_BODY } else { prev.max_body };
+        conf.max_body = if prev.max_body == UNSET_SIZE {
+            DEFAULT_MAX_BODY
+        } else {
+            prev.max_body
+        };
     }
     if conf.enable == 1 && main.config_path.is_none() {
         return conf_error(cf, "`keyward on` needs `keyward_config` in the http block");
@@ -282,7 +326,8 @@ unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *
             return NGX_CONF_OK;
         };
         let started = std::time::Instant::now();
-        let loaded = SharedConfig::load(&path).and_then(|config| Runtime::start(config, host::handle()));
+        let loaded =
+            SharedConfig::load(&path).and_then(|config| Runtime::start(config, host::handle()));
         match loaded {
             Ok(runtime) => {
                 log::notice(&format!(
@@ -340,11 +385,15 @@ unsafe extern "C" fn init_module(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         if workers > 1 && main.per_worker_limits != 1 {
             // SAFETY: the cycle's log is live.
             unsafe {
-                log::write((*cycle).log, NGX_LOG_EMERG as ngx_uint_t, &format!(
-                    "keyward: worker_processes is {workers}, and each worker process would enforce \
+                log::write(
+                    (*cycle).log,
+                    NGX_LOG_EMERG as ngx_uint_t,
+                    &format!(
+                        "keyward: worker_processes is {workers}, and each worker process would enforce \
                      budgets and rate limits on its own (up to {workers}x the configured limits); \
                      set `worker_processes 1`, or acknowledge with `keyward_per_worker_limits on`"
-                ));
+                    ),
+                );
             }
             return ngx::ffi::NGX_ERROR as ngx_int_t;
         }
@@ -358,7 +407,10 @@ unsafe extern "C" fn init_process(cycle: *mut ngx_cycle_t) -> ngx_int_t {
         // SAFETY: `cycle` is the worker's cycle.
         if let Some(runtime) = unsafe { cycle_main_conf(cycle) }.and_then(|m| m.runtime.as_ref()) {
             runtime.reseed_request_ids();
-            log::write_cycle(NGX_LOG_NOTICE as ngx_uint_t, "keyward: worker ready; its plugin state is its own");
+            log::write_cycle(
+                NGX_LOG_NOTICE as ngx_uint_t,
+                "keyward: worker ready; its plugin state is its own",
+            );
         }
         ngx::ffi::NGX_OK as ngx_int_t
     })
