@@ -41,6 +41,11 @@ pub struct Args {
     )]
     pub data_dir: PathBuf,
 
+    /// Also start the built-in OpenAI-compatible mock upstream on this address (for the
+    /// quickstart and tests: point a provider's `network_config.base_url` at it).
+    #[arg(long, env = "KEYWARD_MOCK_UPSTREAM")]
+    pub mock_upstream: Option<SocketAddr>,
+
     /// Log format.
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod persist;
 pub mod plugins;
+pub mod proxy;
 pub mod startup;
 pub mod store;
 
@@ -22,24 +23,41 @@ use crate::{
     store::Store,
 };
 
+/// The request body limit when `client.max_request_body_size_mb` is absent (Bifrost's default).
+pub const DEFAULT_MAX_BODY_MB: u64 = 100;
+
 /// Runs the host until SIGINT or SIGTERM.
 pub async fn run(args: Args) -> Result<(), String> {
+    if let Some(address) = args.mock_upstream {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| format!("--mock-upstream: cannot listen on {address}: {e}"))?;
+        tracing::info!("mock upstream listening on {address}");
+        tokio::spawn(proxy::mock_upstream::serve(listener));
+    }
     let started = startup::start(&args)?;
+    let max_body = started
+        .config
+        .client
+        .max_request_body_size_mb
+        .unwrap_or(DEFAULT_MAX_BODY_MB);
+    let max_body = usize::try_from(max_body.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
     let store = Arc::new(Store::new(
         started.config,
         started.plugins,
         args.data_dir.clone(),
     ));
-    let app = api::router(
-        AppState {
-            store: store.clone(),
-        },
-        AdminToken(Arc::new(started.admin_token)),
-    );
+    let state = AppState {
+        store: store.clone(),
+        proxy: Arc::new(proxy::Proxy::new()),
+    };
+    let app = api::router(state, AdminToken(Arc::new(started.admin_token)), max_body);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let bound = listener.local_addr().map_err(|e| format!("cannot read the bound address: {e}"))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("cannot read the bound address: {e}"))?;
     tracing::info!(data_dir = %args.data_dir.display(), "keyward-host listening on {bound}");
 
     let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));

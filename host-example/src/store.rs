@@ -20,6 +20,7 @@ use crate::{
     config::HostConfig,
     persist::atomic_write,
     plugins::{PluginError, PluginHost, ReloadReport},
+    proxy::upstream::Routes,
 };
 
 /// The file the configuration is saved to, in the data directory.
@@ -30,6 +31,7 @@ pub const SAVED_USAGE: &str = "usage.json";
 /// The live configuration.
 pub struct Store {
     current: ArcSwap<HostConfig>,
+    routes: ArcSwap<Routes>,
     writer: tokio::sync::Mutex<()>,
     plugins: Arc<PluginHost>,
     data_dir: PathBuf,
@@ -39,6 +41,7 @@ impl Store {
     /// A store publishing `config`, whose plugins are `plugins`.
     pub fn new(config: HostConfig, plugins: Arc<PluginHost>, data_dir: PathBuf) -> Self {
         Self {
+            routes: ArcSwap::from_pointee(Routes::build(&config)),
             current: ArcSwap::from_pointee(config),
             writer: tokio::sync::Mutex::new(()),
             plugins,
@@ -49,6 +52,11 @@ impl Store {
     /// The current configuration.
     pub fn snapshot(&self) -> Arc<HostConfig> {
         self.current.load_full()
+    }
+
+    /// The upstream routes of the current configuration.
+    pub fn routes(&self) -> Arc<Routes> {
+        self.routes.load_full()
     }
 
     /// The plugins.
@@ -88,6 +96,7 @@ impl Store {
         })
         .await
         .map_err(|e| ApiError::internal(format!("configuration update task failed: {e}")))??;
+        self.routes.store(Arc::new(Routes::build(&next)));
         self.current.store(Arc::new(next));
         Ok(output)
     }

@@ -20,10 +20,12 @@ use crate::store::Store;
 pub struct AppState {
     /// The live configuration and plugins.
     pub store: Arc<Store>,
+    /// The upstream client.
+    pub proxy: Arc<crate::proxy::Proxy>,
 }
 
-/// The application router.
-pub fn router(state: AppState, admin: AdminToken) -> Router {
+/// The application router; request bodies are limited to `max_body_bytes`.
+pub fn router(state: AppState, admin: AdminToken, max_body_bytes: usize) -> Router {
     let management = Router::new()
         .merge(keys::routes())
         .merge(governance::routes())
@@ -31,7 +33,9 @@ pub fn router(state: AppState, admin: AdminToken) -> Router {
         .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
     Router::new()
         .route("/health", get(health))
+        .merge(crate::proxy::routes())
         .merge(management)
+        .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

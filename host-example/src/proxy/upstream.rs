@@ -1,0 +1,302 @@
+//! Where a request goes once a key is chosen, built from the configuration when it changes (off
+//! the request path): for each provider its kind, base URL, extra headers, timeout and retry
+//! budget, and for each key its secret and endpoint.
+//!
+//! - OpenAI and any OpenAI-compatible provider: `{base_url}/v1/…`, `Authorization: Bearer`.
+//! - Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/…?api-version=…`, `api-key`.
+//! - vLLM, Ollama, SGLang: the key's `url` (or the provider's `base_url`), bearer only when the
+//!   key has a value.
+//! - Providers whose signing or protocol is not implemented (Bedrock, Vertex, Anthropic,
+//!   Gemini, Cohere, …): a clear 501 naming the provider.
+
+use std::{collections::HashMap, time::Duration};
+
+use axum::http::{HeaderName, HeaderValue};
+use keyward_plugin_api::model::{key::Key, secret::Secret};
+
+use crate::config::{HostConfig, ProviderConfig};
+
+/// The upstream request timeout when the provider sets none.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Retries with another key when the provider sets no `max_retries`.
+pub const DEFAULT_MAX_RETRIES: u32 = 2;
+/// The Azure OpenAI API version when the key sets none.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// How a provider is called.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ProviderKind {
+    /// OpenAI's API, or a server compatible with it.
+    OpenAiCompatible,
+    /// Azure OpenAI.
+    Azure,
+    /// A self-hosted server (vLLM, Ollama, SGLang) at the key's URL.
+    SelfHosted,
+    /// Not implemented: answered with 501.
+    Unsupported(String),
+}
+
+/// A provider's upstream settings.
+#[derive(Clone, Debug)]
+pub struct ProviderRoute {
+    /// How it is called.
+    pub kind: ProviderKind,
+    /// Its base URL, without a trailing `/`.
+    pub base_url: Option<String>,
+    /// Headers added to every request.
+    pub extra_headers: Vec<(HeaderName, HeaderValue)>,
+    /// The per-attempt timeout.
+    pub timeout: Duration,
+    /// Retries with another key after a 429, 5xx, 401/403 or transport error.
+    pub max_retries: u32,
+    /// Its keys by id.
+    pub keys: HashMap<String, KeyTarget>,
+}
+
+/// What calling with one key needs.
+#[derive(Clone, Debug)]
+pub struct KeyTarget {
+    /// The credential.
+    pub secret: Secret,
+    /// Azure: the resource endpoint and API version.
+    pub azure: Option<(String, String)>,
+    /// Self-hosted: the server URL.
+    pub url: Option<String>,
+}
+
+/// Every provider's route.
+#[derive(Clone, Debug, Default)]
+pub struct Routes {
+    providers: HashMap<String, ProviderRoute>,
+}
+
+/// A resolved upstream request target.
+#[derive(Debug)]
+pub struct Target {
+    /// The full URL.
+    pub url: String,
+    /// The credential header, if any.
+    pub auth: Option<(HeaderName, HeaderValue)>,
+    /// Whether the body's `model` is replaced by the provider model (Azure takes the
+    /// deployment in the URL).
+    pub replace_model: bool,
+}
+
+impl Routes {
+    /// Builds every provider's route from the configuration.
+    pub fn build(config: &HostConfig) -> Self {
+        let providers = config
+            .providers
+            .iter()
+            .map(|(name, provider)| (name.clone(), route(name, provider)))
+            .collect();
+        Self { providers }
+    }
+
+    /// A provider's route.
+    pub fn provider(&self, name: &str) -> Option<&ProviderRoute> {
+        self.providers.get(name)
+    }
+}
+
+impl ProviderRoute {
+    /// The target for `path` (`/v1/chat/completions`, …) with `key_id` serving `provider_model`;
+    /// `Err` is why it cannot be called.
+    pub fn target(
+        &self,
+        provider: &str,
+        key_id: &str,
+        provider_model: &str,
+        path: &str,
+    ) -> Result<Target, String> {
+        let key = self
+            .keys
+            .get(key_id)
+            .ok_or_else(|| format!("key {key_id} of {provider} is not configured"))?;
+        match &self.kind {
+            ProviderKind::Unsupported(reason) => Err(reason.clone()),
+            ProviderKind::OpenAiCompatible => {
+                let base = self
+                    .base_url
+                    .as_deref()
+                    .ok_or_else(|| format!("provider {provider} has no network_config.base_url"))?;
+                Ok(Target {
+                    url: join(base, path),
+                    auth: bearer(&key.secret),
+                    replace_model: true,
+                })
+            }
+            ProviderKind::SelfHosted => {
+                let base = key
+                    .url
+                    .as_deref()
+                    .or(self.base_url.as_deref())
+                    .ok_or_else(|| {
+                        format!(
+                            "key {key_id} of {provider} has no url (and the provider no base_url)"
+                        )
+                    })?;
+                Ok(Target {
+                    url: join(base, path),
+                    auth: bearer(&key.secret),
+                    replace_model: true,
+                })
+            }
+            ProviderKind::Azure => {
+                let (endpoint, version) = key.azure.as_ref().ok_or_else(|| {
+                    format!("key {key_id} of {provider} has no azure_key_config.endpoint")
+                })?;
+                let operation = path.strip_prefix("/v1").unwrap_or(path);
+                let url = format!(
+                    "{}/openai/deployments/{provider_model}{operation}?api-version={version}",
+                    endpoint.trim_end_matches('/')
+                );
+                let auth = HeaderValue::from_str(key.secret.expose())
+                    .ok()
+                    .map(|mut v| {
+                        v.set_sensitive(true);
+                        (HeaderName::from_static("api-key"), v)
+                    });
+                Ok(Target {
+                    url,
+                    auth,
+                    replace_model: false,
+                })
+            }
+        }
+    }
+}
+
+fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
+    let network = &provider.network_config;
+    let kind = kind_of(name, provider);
+    let base_url = network
+        .base_url
+        .clone()
+        .or_else(|| default_base_url(name).map(str::to_owned))
+        .map(|u| u.trim_end_matches('/').to_owned());
+    let extra_headers = network
+        .extra_headers
+        .iter()
+        .filter_map(|(n, v)| {
+            Some((
+                HeaderName::from_bytes(n.as_bytes()).ok()?,
+                HeaderValue::from_str(v).ok()?,
+            ))
+        })
+        .collect();
+    let keys = provider
+        .keys
+        .iter()
+        .map(|key| (key.id.clone(), key_target(key)))
+        .collect();
+    ProviderRoute {
+        kind,
+        base_url,
+        extra_headers,
+        timeout: network
+            .default_request_timeout_in_seconds
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_TIMEOUT),
+        max_retries: network.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
+        keys,
+    }
+}
+
+fn kind_of(name: &str, provider: &ProviderConfig) -> ProviderKind {
+    let base_type = provider
+        .other
+        .get("custom_provider_config")
+        .and_then(|c| c.get("base_provider_type"))
+        .and_then(|t| t.as_str());
+    match base_type.unwrap_or(name) {
+        "azure" => ProviderKind::Azure,
+        "vllm" | "ollama" | "sgl" => ProviderKind::SelfHosted,
+        "bedrock" | "bedrock_mantle" => ProviderKind::Unsupported(format!(
+            "provider {name}: AWS SigV4 request signing for Bedrock is not implemented in keyward-host yet"
+        )),
+        "vertex" => ProviderKind::Unsupported(format!(
+            "provider {name}: Google OAuth request signing for Vertex is not implemented in keyward-host yet"
+        )),
+        "anthropic" | "gemini" | "cohere" | "elevenlabs" | "deepgram" | "runway" | "runware"
+        | "replicate" | "huggingface" => ProviderKind::Unsupported(format!(
+            "provider {name}: its native API is not implemented in keyward-host yet (OpenAI-compatible providers, Azure OpenAI, vLLM, Ollama and SGLang are)"
+        )),
+        _ => ProviderKind::OpenAiCompatible,
+    }
+}
+
+fn default_base_url(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "openai" => "https://api.openai.com",
+        "groq" => "https://api.groq.com/openai",
+        "mistral" => "https://api.mistral.ai",
+        "openrouter" => "https://openrouter.ai/api",
+        "deepseek" => "https://api.deepseek.com",
+        "xai" => "https://api.x.ai",
+        "fireworks" => "https://api.fireworks.ai/inference",
+        "perplexity" => "https://api.perplexity.ai",
+        "cerebras" => "https://api.cerebras.ai",
+        _ => return None,
+    })
+}
+
+fn key_target(key: &Key) -> KeyTarget {
+    let exposed = |value: Option<&keyward_plugin_api::model::secret::EnvValue>| {
+        value
+            .map(|v| v.expose().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let azure = key.azure_key_config.as_ref().and_then(|azure| {
+        let version = exposed(azure.api_version.as_ref())
+            .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_owned());
+        Some((exposed(azure.endpoint.as_ref())?, version))
+    });
+    let url = exposed(key.vllm_key_config.as_ref().and_then(|c| c.url.as_ref()))
+        .or_else(|| exposed(key.ollama_key_config.as_ref().and_then(|c| c.url.as_ref())))
+        .or_else(|| exposed(key.sgl_key_config.as_ref().and_then(|c| c.url.as_ref())));
+    KeyTarget {
+        secret: key.value.value.clone(),
+        azure,
+        url,
+    }
+}
+
+fn bearer(secret: &Secret) -> Option<(HeaderName, HeaderValue)> {
+    if secret.is_empty() {
+        return None;
+    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", secret.expose())).ok()?;
+    value.set_sensitive(true);
+    Some((axum::http::header::AUTHORIZATION, value))
+}
+
+/// `base` + `path`, without doubling a `/v1` the base already ends with.
+fn join(base: &str, path: &str) -> String {
+    let base = base.trim_end_matches('/');
+    match (base.ends_with("/v1"), path.strip_prefix("/v1")) {
+        (true, Some(rest)) => format!("{base}{rest}"),
+        _ => format!("{base}{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join;
+
+    #[test]
+    fn joining_never_doubles_v1() {
+        assert_eq!(
+            join("http://h:1", "/v1/chat/completions"),
+            "http://h:1/v1/chat/completions"
+        );
+        assert_eq!(
+            join("http://h:1/v1/", "/v1/chat/completions"),
+            "http://h:1/v1/chat/completions"
+        );
+        assert_eq!(
+            join("https://openrouter.ai/api", "/v1/embeddings"),
+            "https://openrouter.ai/api/v1/embeddings"
+        );
+    }
+}
