@@ -500,6 +500,26 @@ def test(run, tmp, conf, port, env, args):
     status, _, body = post(port, chat("test-model"), vk="sk-bf-main")
     run.check("serving after the reload", status == 200, f"{status} {body[:200]!r}")
 
+    # A reload with a changed configuration: shadow mode admits and reports what it would deny.
+    config_path = os.path.join(tmp, "config.json")
+    shadow = json.load(open(config_path))
+    shadow["plugins"]["governance"]["config"] = {"shadow_mode": True}
+    json.dump(shadow, open(config_path, "w"))
+    loads_before = open(log_path).read().count("keyward: loaded")
+    result = subprocess.run([NGINX, "-p", tmp, "-c", conf, "-s", "reload"], env=env, capture_output=True, text=True)
+    run.check("reload with shadow_mode accepted", result.returncode == 0, result.stderr)
+    wait_for(lambda: open(log_path).read().count("keyward: loaded") > loads_before, 15)
+    time.sleep(0.5)  # the old worker hands over
+    before = len(Upstream.seen)
+    status, _, body = post(port, chat("openai/test-model"), vk="sk-bf-unknown")
+    run.check("shadow mode admits an unknown virtual key", status == 200 and len(Upstream.seen) == before + 1,
+              f"{status} {body[:200]!r}")
+    access = open(os.path.join(tmp, "access.log")).read()
+    run.check("$keyward_decision reports would_deny in shadow mode",
+              "200 would_deny:virtual_key_not_found" in access, access[-300:])
+    run.check("shadow denial logged by the plugin through nginx's error log",
+              "keyward plugin: governance shadow mode" in open(log_path).read())
+
 
 if __name__ == "__main__":
     sys.exit(main())
