@@ -77,13 +77,12 @@ impl Engine {
             return Ok(self.finish(request.request_id, anonymous, would_deny));
         };
         let key = &self.policy.keys[index];
-        let now = self.now();
         if !key.active {
             deny!(KeywardError::new(
                 ErrorCode::VIRTUAL_KEY_BLOCKED,
                 format!("{} is inactive", key.label()),
             ));
-        } else if key.expires_at.is_some_and(|expiry| now >= expiry) {
+        } else if key.expires_at.is_some_and(|expiry| self.now() >= expiry) {
             deny!(KeywardError::new(
                 ErrorCode::VIRTUAL_KEY_BLOCKED,
                 format!("{} has expired", key.label()),
@@ -92,7 +91,7 @@ impl Engine {
         let model = request.model.as_str();
         let routed = match request.provider {
             ROption::RSome(provider) => self.route_named(key, provider, model),
-            ROption::RNone => self.route_chosen(key, model, now),
+            ROption::RNone => self.route_chosen(key, model, self.now()),
         };
         let admitted = match routed {
             Ok(admitted) => admitted,

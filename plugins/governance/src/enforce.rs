@@ -19,7 +19,7 @@ use keyward_plugin_api::ffi::{
 use crate::{
     engine::Engine,
     policy::{CounterKind, Path},
-    reservations::{Entry, NONE, Open},
+    reservations::{NONE, Open},
 };
 
 impl Open {
@@ -91,21 +91,16 @@ impl Engine {
                 }
             }
         }
-        match self.reservations.map.entry(request.request_id) {
+        match self.reservations.open.entry(request.request_id) {
             dashmap::Entry::Vacant(slot) => {
-                slot.insert(Entry::Open(open));
+                slot.insert(open);
             }
-            dashmap::Entry::Occupied(mut slot) => match *slot.get() {
-                // A fallback attempt after a release: the id is free again.
-                Entry::Finished { .. } => {
-                    slot.insert(Entry::Open(open));
-                }
-                Entry::Open(held) => {
-                    drop(slot);
-                    self.give_back(path, &open, path.steps.len());
-                    return self.repeated_reserve(request, held);
-                }
-            },
+            dashmap::Entry::Occupied(slot) => {
+                let held = *slot.get();
+                drop(slot);
+                self.give_back(path, &open, path.steps.len());
+                return self.repeated_reserve(request, held);
+            }
         }
         let would_deny = match would_deny {
             Some(error) => {
@@ -181,10 +176,7 @@ impl Engine {
     /// The open reservation of a request id, if any.
     #[cold]
     fn held(&self, request_id: u64) -> Option<Open> {
-        match self.reservations.map.get(&request_id).as_deref() {
-            Some(Entry::Open(open)) => Some(*open),
-            _ => None,
-        }
+        self.reservations.open.get(&request_id).map(|open| *open)
     }
 
     /// Returns the first `taken` steps of a reservation.
@@ -197,88 +189,69 @@ impl Engine {
     /// Settles a request with its actual usage (see the module docs).
     pub fn settle(&self, request_id: u64, usage: &Usage) -> Result<Settlement, KeywardError> {
         let now = self.now();
-        let settlement = {
-            let Some(mut entry) = self.reservations.map.get_mut(&request_id) else {
-                return Err(unknown(request_id));
-            };
-            let open = match *entry {
-                Entry::Finished { settlement, .. } => {
-                    return Ok(Settlement {
-                        duplicate: true,
-                        ..settlement
-                    });
-                }
-                Entry::Open(open) => open,
-            };
-            let tokens = usage.input_tokens.saturating_add(usage.output_tokens);
-            let cost = match usage.cost_nanos {
-                ROption::RSome(cost) => cost,
-                ROption::RNone => open.price.map_or(0, |p| {
-                    p.charge_nanos(
-                        usage.input_tokens,
-                        usage.cached_input_tokens,
-                        usage.output_tokens,
-                    )
-                }),
-            };
-            for step in &self.path_of(open.key, open.provider).steps {
-                let actual = match step.kind {
-                    CounterKind::Requests => 1,
-                    CounterKind::Tokens => tokens,
-                    CounterKind::Budget => cost,
-                };
-                self.policy.counters[step.counter as usize].settle(
-                    open.amount(step.kind),
-                    actual,
-                    now,
-                );
-            }
-            let settlement = Settlement {
-                charged_cost_nanos: cost,
-                charged_tokens: tokens,
-                duplicate: false,
-            };
-            *entry = Entry::Finished {
-                settlement,
-                at: now,
-            };
-            settlement
+        let dashmap::Entry::Occupied(entry) = self.reservations.open.entry(request_id) else {
+            return self.finished_or_unknown(request_id);
         };
-        self.reservations.note_finished(now);
+        let open = *entry.get();
+        let tokens = usage.input_tokens.saturating_add(usage.output_tokens);
+        let cost = match usage.cost_nanos {
+            ROption::RSome(cost) => cost,
+            ROption::RNone => open.price.map_or(0, |p| {
+                p.charge_nanos(
+                    usage.input_tokens,
+                    usage.cached_input_tokens,
+                    usage.output_tokens,
+                )
+            }),
+        };
+        for step in &self.path_of(open.key, open.provider).steps {
+            let actual = match step.kind {
+                CounterKind::Requests => 1,
+                CounterKind::Tokens => tokens,
+                CounterKind::Budget => cost,
+            };
+            self.policy.counters[step.counter as usize].settle(open.amount(step.kind), actual, now);
+        }
+        let settlement = Settlement {
+            charged_cost_nanos: cost,
+            charged_tokens: tokens,
+            duplicate: false,
+        };
+        // The tombstone goes first, under the shard lock: a concurrent duplicate finds one or
+        // the other.
+        self.reservations.bury(request_id, settlement);
+        entry.remove();
         Ok(settlement)
     }
 
     /// Returns a request's reservation (see the module docs).
     pub fn release(&self, request_id: u64) -> Result<Settlement, KeywardError> {
-        let now = self.now();
-        let settlement = {
-            let Some(mut entry) = self.reservations.map.get_mut(&request_id) else {
-                return Err(unknown(request_id));
-            };
-            let open = match *entry {
-                Entry::Finished { settlement, .. } => {
-                    return Ok(Settlement {
-                        duplicate: true,
-                        ..settlement
-                    });
-                }
-                Entry::Open(open) => open,
-            };
-            let path = self.path_of(open.key, open.provider);
-            self.give_back(path, &open, path.steps.len());
-            let settlement = Settlement {
-                charged_cost_nanos: 0,
-                charged_tokens: 0,
-                duplicate: false,
-            };
-            *entry = Entry::Finished {
-                settlement,
-                at: now,
-            };
-            settlement
+        let dashmap::Entry::Occupied(entry) = self.reservations.open.entry(request_id) else {
+            return self.finished_or_unknown(request_id);
         };
-        self.reservations.note_finished(now);
+        let open = *entry.get();
+        let path = self.path_of(open.key, open.provider);
+        self.give_back(path, &open, path.steps.len());
+        let settlement = Settlement {
+            charged_cost_nanos: 0,
+            charged_tokens: 0,
+            duplicate: false,
+        };
+        self.reservations.bury(request_id, settlement);
+        entry.remove();
         Ok(settlement)
+    }
+
+    /// The answer for a request id with no open reservation.
+    #[cold]
+    fn finished_or_unknown(&self, request_id: u64) -> Result<Settlement, KeywardError> {
+        match self.reservations.finished(request_id) {
+            Some(settlement) => Ok(Settlement {
+                duplicate: true,
+                ..settlement
+            }),
+            None => Err(unknown(request_id)),
+        }
     }
 }
 

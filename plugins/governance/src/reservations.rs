@@ -1,11 +1,13 @@
-//! Open reservations by request id, and the settlements of finished ones (so a repeated settle
-//! or release is answered as a duplicate instead of charging twice).
+//! Open reservations by request id, and the settlements of recently finished ones (so a
+//! repeated settle or release is answered as a duplicate instead of charging twice).
 //!
-//! Finished entries are kept for [`RETENTION_NANOS`] of host time (at most
-//! [`MAX_FINISHED`]); sweeps run when their number doubles, so their cost is amortized. A
-//! settle or release older than that answers `unknown_reservation`, never a second charge.
-
-use std::sync::atomic::{AtomicUsize, Ordering};
+//! The map holds only open reservations (requests in flight), so it stays small and hot. A
+//! finished request leaves a tombstone in a fixed-size, direct-mapped table of
+//! [`TOMBSTONES`] slots indexed by request id: no sweeping, bounded memory. A tombstone is
+//! written before its reservation leaves the map (under the map shard's lock), so a concurrent
+//! duplicate always finds one or the other. When a later request id lands on the same slot the
+//! older tombstone is forgotten; a settle for it then answers `unknown_reservation`, never a
+//! second charge.
 
 use dashmap::DashMap;
 use keyward_plugin_api::ffi::Settlement;
@@ -14,11 +16,8 @@ use rustc_hash::FxBuildHasher;
 
 use crate::prices::Price;
 
-/// How long a finished request id is remembered (host time): two minutes.
-pub const RETENTION_NANOS: u64 = 120 * 1_000_000_000;
-/// The most finished ids remembered.
-pub const MAX_FINISHED: usize = 1 << 20;
-const FIRST_SWEEP: usize = 1 << 16;
+/// How many finished request ids are remembered (at least; the table is direct-mapped).
+pub const TOMBSTONES: usize = 1 << 16;
 /// The "no key" / "no provider config" index.
 pub const NONE: u32 = u32::MAX;
 
@@ -37,83 +36,57 @@ pub struct Open {
     pub price: Option<Price>,
 }
 
-/// A reservation's state.
-#[derive(Copy, Clone, Debug, PartialEq)]
-pub enum Entry {
-    /// Reserved, not yet settled or released.
-    Open(Open),
-    /// Settled or released at `at` (host time).
-    Finished {
-        /// What the first settle or release answered.
-        settlement: Settlement,
-        /// When.
-        at: u64,
-    },
+#[derive(Copy, Clone, Debug)]
+struct Tombstone {
+    request_id: u64,
+    settlement: Settlement,
 }
 
 /// The table.
 #[derive(Debug)]
 pub struct Reservations {
-    /// Entries by request id.
-    pub map: DashMap<u64, Entry, FxBuildHasher>,
-    finished: AtomicUsize,
-    next_sweep: AtomicUsize,
-    sweeping: Mutex<()>,
+    /// Open reservations by request id.
+    pub open: DashMap<u64, Open, FxBuildHasher>,
+    tombstones: Box<[Mutex<Option<Tombstone>>]>,
 }
 
 impl Default for Reservations {
     fn default() -> Self {
         Self {
-            map: DashMap::with_capacity_and_hasher_and_shard_amount(1024, FxBuildHasher, 64),
-            finished: AtomicUsize::new(0),
-            next_sweep: AtomicUsize::new(FIRST_SWEEP),
-            sweeping: Mutex::new(()),
+            open: DashMap::with_capacity_and_hasher_and_shard_amount(4096, FxBuildHasher, 64),
+            tombstones: (0..TOMBSTONES).map(|_| Mutex::new(None)).collect(),
         }
     }
 }
 
 impl Reservations {
-    /// Counts one more finished entry and sweeps old ones when due.
     #[inline]
-    pub fn note_finished(&self, now: u64) {
-        let finished = self.finished.fetch_add(1, Ordering::Relaxed) + 1;
-        if finished >= self.next_sweep.load(Ordering::Relaxed) {
-            if let Some(_sweeping) = self.sweeping.try_lock() {
-                self.sweep(now);
-            }
-        }
+    fn slot(&self, request_id: u64) -> &Mutex<Option<Tombstone>> {
+        // The low bits of a (usually sequential) id spread over the table.
+        &self.tombstones[(request_id as usize) % TOMBSTONES]
     }
 
-    #[cold]
-    fn sweep(&self, now: u64) {
-        let mut horizon = now.saturating_sub(RETENTION_NANOS);
-        if self.finished.load(Ordering::Relaxed) > MAX_FINISHED {
-            horizon = now;
-        }
-        let mut kept = 0usize;
-        self.map.retain(|_, entry| match entry {
-            Entry::Finished { at, .. } if *at < horizon => false,
-            Entry::Finished { .. } => {
-                kept += 1;
-                true
-            }
-            Entry::Open(_) => true,
+    /// Remembers that `request_id` finished with `settlement`.
+    #[inline]
+    pub fn bury(&self, request_id: u64, settlement: Settlement) {
+        *self.slot(request_id).lock() = Some(Tombstone {
+            request_id,
+            settlement,
         });
-        self.finished.store(kept, Ordering::Relaxed);
-        self.next_sweep
-            .store(FIRST_SWEEP.max(kept.saturating_mul(2)), Ordering::Relaxed);
     }
 
-    /// The open reservations.
-    pub fn open(&self) -> Vec<(u64, Open)> {
-        let mut open: Vec<(u64, Open)> = self
-            .map
-            .iter()
-            .filter_map(|e| match e.value() {
-                Entry::Open(open) => Some((*e.key(), *open)),
-                Entry::Finished { .. } => None,
-            })
-            .collect();
+    /// The settlement of a recently finished request, if remembered.
+    #[inline]
+    pub fn finished(&self, request_id: u64) -> Option<Settlement> {
+        self.slot(request_id)
+            .lock()
+            .filter(|t| t.request_id == request_id)
+            .map(|t| t.settlement)
+    }
+
+    /// The open reservations, by request id.
+    pub fn all_open(&self) -> Vec<(u64, Open)> {
+        let mut open: Vec<(u64, Open)> = self.open.iter().map(|e| (*e.key(), *e.value())).collect();
         open.sort_unstable_by_key(|(id, _)| *id);
         open
     }

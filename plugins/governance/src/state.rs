@@ -30,7 +30,7 @@ use crate::{
     engine::Engine,
     policy::CounterKind,
     prices::Price,
-    reservations::{Entry, NONE, Open},
+    reservations::{NONE, Open},
 };
 
 /// The format tag of exported state.
@@ -121,7 +121,7 @@ impl Engine {
             .collect();
         let reservations = self
             .reservations
-            .open()
+            .all_open()
             .into_iter()
             .map(|(request_id, open)| {
                 let key = self.policy.keys.get(open.key as usize);
@@ -199,9 +199,7 @@ impl Engine {
                 self.policy.counters[step.counter as usize]
                     .force_reserve(open.amount(step.kind), now);
             }
-            self.reservations
-                .map
-                .insert(exported.request_id, Entry::Open(open));
+            self.reservations.open.insert(exported.request_id, open);
         }
         for (code, count) in &state.shadow_denials {
             self.shadow.add(code, *count);

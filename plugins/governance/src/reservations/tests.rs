@@ -1,20 +1,28 @@
 use super::*;
 
-const SEC: u64 = 1_000_000_000;
-
-fn finished(at: u64) -> Entry {
-    Entry::Finished {
-        settlement: Settlement {
-            charged_cost_nanos: 0,
-            charged_tokens: 0,
-            duplicate: false,
-        },
-        at,
+fn settlement(cost: u64) -> Settlement {
+    Settlement {
+        charged_cost_nanos: cost,
+        charged_tokens: 0,
+        duplicate: false,
     }
 }
 
 #[test]
-fn sweeps_forget_old_finished_ids_and_keep_open_ones() {
+fn a_tombstone_answers_for_its_own_id_only() {
+    let table = Reservations::default();
+    table.bury(7, settlement(70));
+    assert_eq!(table.finished(7), Some(settlement(70)));
+    assert_eq!(table.finished(8), None);
+    // An id on the same slot replaces it: the old id is forgotten, never misattributed.
+    let clash = 7 + TOMBSTONES as u64;
+    table.bury(clash, settlement(1));
+    assert_eq!(table.finished(7), None);
+    assert_eq!(table.finished(clash), Some(settlement(1)));
+}
+
+#[test]
+fn open_reservations_list_in_id_order() {
     let table = Reservations::default();
     let open = Open {
         key: NONE,
@@ -23,16 +31,7 @@ fn sweeps_forget_old_finished_ids_and_keep_open_ones() {
         cost_nanos: 1,
         price: None,
     };
-    table.map.insert(1, Entry::Open(open));
-    for id in 2..(FIRST_SWEEP as u64 + 2) {
-        table.map.insert(id, finished(SEC));
-    }
-    table.map.insert(u64::MAX, finished(200 * SEC));
-    for _ in 0..FIRST_SWEEP {
-        table.note_finished(200 * SEC);
-    }
-    assert!(table.map.contains_key(&1));
-    assert!(table.map.contains_key(&u64::MAX));
-    assert!(!table.map.contains_key(&2));
-    assert_eq!(table.open(), vec![(1, open)]);
+    table.open.insert(9, open);
+    table.open.insert(3, open);
+    assert_eq!(table.all_open(), vec![(3, open), (9, open)]);
 }
