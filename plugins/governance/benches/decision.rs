@@ -8,8 +8,12 @@
 //!   team and customer). Settlement runs outside the timed region.
 //! - `settle`: settle one reservation (reservation made outside the timed region).
 //! - `cycle/1 thread`, `cycle/2 threads`: authorize + reserve + settle; with two threads each
-//!   on its own key, the time is per iteration of both threads at once (throughput ratio =
-//!   2 x one-thread time / two-thread time).
+//!   on its own key (in different teams and customers: a shared team budget is one shared
+//!   counter, so its cache line would bounce), the time is per iteration of both threads at
+//!   once (throughput ratio = 2 x one-thread time / two-thread time).
+//!
+//! Each key has a provider-config budget, a key budget, request and token limits, a team budget
+//! and a customer budget: a reservation touches six counters.
 //!
 //! Clock: the system clock (`SystemHost`), as a real host. Run: `cargo bench -p
 //! keyward-governance --bench decision`.
@@ -39,7 +43,7 @@ fn config() -> String {
         .map(|i| {
             serde_json::json!({
                 "id": format!("vk-{i}"), "name": format!("key {i}"), "value": format!("sk-bf-bench-{i:04}"),
-                "team_id": "team",
+                "team_id": if i % 2 == 0 { "team-a" } else { "team-b" },
                 "budgets": [{"id": format!("b-{i}"), "max_limit": 1.0e9, "reset_duration": "1M"}],
                 "rate_limit": {"id": format!("rl-{i}"), "request_max_limit": 1_000_000_000_000u64,
                                "request_reset_duration": "1h",
@@ -55,21 +59,37 @@ fn config() -> String {
         .collect();
     serde_json::json!({
         "enforce_virtual_keys": true,
-        "customers": [{"id": "cust", "budget": {"id": "b-cust", "max_limit": 1.0e12, "reset_duration": "1Y"}}],
-        "teams": [{"id": "team", "customer_id": "cust",
-                   "budget": {"id": "b-team", "max_limit": 1.0e12, "reset_duration": "1M"}}],
+        "customers": [
+            {"id": "cust-a", "budget": {"id": "b-cust-a", "max_limit": 1.0e12, "reset_duration": "1Y"}},
+            {"id": "cust-b", "budget": {"id": "b-cust-b", "max_limit": 1.0e12, "reset_duration": "1Y"}}
+        ],
+        "teams": [
+            {"id": "team-a", "customer_id": "cust-a",
+             "budget": {"id": "b-team-a", "max_limit": 1.0e12, "reset_duration": "1M"}},
+            {"id": "team-b", "customer_id": "cust-b",
+             "budget": {"id": "b-team-b", "max_limit": 1.0e12, "reset_duration": "1M"}}
+        ],
         "virtual_keys": keys
     })
     .to_string()
 }
 
+/// `target/release/libkeyward_governance.so` (or its copy in `deps/`, whichever is newer),
+/// found from the bench executable (`target/release/deps/decision-<hash>`).
+fn release_so() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let release = exe.parent()?.parent()?;
+    let file = "libkeyward_governance.so";
+    [release.join(file), release.join("deps").join(file)]
+        .into_iter()
+        .filter_map(|path| Some((std::fs::metadata(&path).ok()?.modified().ok()?, path)))
+        .max_by_key(|(modified, _)| *modified)
+        .map(|(_, path)| path)
+}
+
 fn roles() -> (AuthorizerBox, EnforcerBox) {
-    let so = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent()?.parent().map(PathBuf::from))
-        .map(|dir| dir.join("libkeyward_governance.so"));
     let roles = RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT);
-    let set: RoleSet = match so.filter(|p| p.exists()) {
+    let set: RoleSet = match release_so() {
         Some(path) => {
             eprintln!(
                 "governance bench: through the ABI, loaded {}",
@@ -235,7 +255,7 @@ fn bench(c: &mut Criterion) {
             started.elapsed()
         })
     });
-    let two = [caller(100), caller(900)];
+    let two = [caller(100), caller(901)];
     group.bench_function("cycle/2 threads, different keys", |b| {
         b.iter_custom(|iters| {
             let started = Instant::now();
