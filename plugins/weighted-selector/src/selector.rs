@@ -22,7 +22,7 @@ use keyward_plugin_api::{
     },
 };
 
-use crate::table::WeightedTable;
+use crate::table::{Entry, WeightedTable};
 
 /// Draws tried before a constrained pick falls back to a scan.
 pub const REJECTION_TRIES: usize = 8;
@@ -58,8 +58,10 @@ impl WeightedSelector {
             .sum()
     }
 
+    /// The table and position of the pick. Errors are built out of line, so the common path
+    /// returns two words and writes the ABI result once, directly.
     #[inline]
-    fn pick<'a>(&'a self, request: &SelectRequest<'a>) -> Result<KeyChoice<'a>, KeywardError> {
+    fn locate(&self, request: &SelectRequest<'_>) -> Result<(&WeightedTable, usize), KeywardError> {
         let provider_name = request.provider.as_str();
         let provider = match self.index.provider(provider_name) {
             Some(provider) if !provider.keys().is_empty() => provider,
@@ -77,15 +79,20 @@ impl WeightedSelector {
             }
             ROption::RNone => constrained_pick(table, provider, request)?,
         };
-        let entry = table.entry(position);
-        Ok(KeyChoice {
-            key_id: RStr::from_str(&entry.id),
-            key_name: RStr::from_str(&entry.name),
-            provider_model: match &entry.provider_model {
-                Some(mapped) => RStr::from_str(mapped),
-                None => request.model,
-            },
-        })
+        Ok((table, position))
+    }
+}
+
+/// The answer for the entry at `position`.
+#[inline]
+fn choice<'a>(entry: &'a Entry, request: &SelectRequest<'a>) -> KeyChoice<'a> {
+    KeyChoice {
+        key_id: RStr::from_str(&entry.id),
+        key_name: RStr::from_str(&entry.name),
+        provider_model: match &entry.provider_model {
+            Some(mapped) => RStr::from_str(mapped),
+            None => request.model,
+        },
     }
 }
 
@@ -125,7 +132,10 @@ fn constrained_pick(
 
 impl KeySelector for WeightedSelector {
     fn select<'a>(&'a self, request: &SelectRequest<'a>) -> RResult<KeyChoice<'a>, KeywardError> {
-        self.guard.run(|| self.pick(request).into())
+        self.guard.run(|| match self.locate(request) {
+            Ok((table, position)) => RResult::ROk(choice(table.entry(position), request)),
+            Err(error) => RResult::RErr(error),
+        })
     }
 
     fn export_state(&self) -> RResult<RString, KeywardError> {
