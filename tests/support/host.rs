@@ -22,16 +22,100 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 pub fn host_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-            let status = Command::new(cargo)
-                .args(["build", "-q", "-p", "keyward-host", "--bin", "keyward-host"])
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "cargo build -p keyward-host failed");
-            artifact_dir().join("keyward-host")
-        })
+        .get_or_init(|| build_host_package_binary("keyward-host"))
         .clone()
+}
+
+/// The `keyward-mock-upstream` binary, built like [`host_binary`].
+pub fn mock_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_host_package_binary("keyward-mock-upstream"))
+        .clone()
+}
+
+fn build_host_package_binary(name: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = Command::new(cargo)
+        .args(["build", "-q", "-p", "keyward-host", "--bin", name])
+        .status()
+        .expect("run cargo build");
+    assert!(
+        status.success(),
+        "cargo build -p keyward-host --bin {name} failed"
+    );
+    artifact_dir().join(name)
+}
+
+/// A running `keyward-mock-upstream` on a loopback port.
+pub struct MockUpstream {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl MockUpstream {
+    /// Starts one on a free port.
+    pub fn start() -> MockUpstream {
+        let mut child = Command::new(mock_binary())
+            .arg("127.0.0.1:0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn keyward-mock-upstream");
+        let stderr = child.stderr.take().expect("piped stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let line = lines
+            .next()
+            .expect("the mock prints its address")
+            .expect("readable");
+        let address = line.rsplit(' ').next().expect("an address").to_owned();
+        std::thread::spawn(move || for _ in lines {});
+        MockUpstream {
+            child,
+            base: format!("http://{address}"),
+        }
+    }
+
+    /// What it received so far: `[{path, deployment, model, credential, stream, include_usage}]`.
+    pub fn received(&self) -> Vec<Value> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let text = agent
+            .get(format!("{}/mock/requests", self.base))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        serde_json::from_str::<Value>(&text)
+            .unwrap()
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Forgets what it received.
+    pub fn clear(&self) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .delete(format!("{}/mock/requests", self.base))
+            .call()
+            .unwrap();
+    }
+}
+
+impl Drop for MockUpstream {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The `plugins` block naming the default plugins as built for the tests.
@@ -365,4 +449,70 @@ pub fn assert_envelope(reply: &Reply, status: u16) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A gateway configuration whose providers all point at `mock`: `openai` (two keys; the second
+/// only serves `gpt-4o-mini`), `flaky` (a key the mock answers 429, then a good one), `azure`
+/// (a deployment), `vllm` (a self-hosted URL) and `bedrock` (not implemented: 501). Prices are
+/// $0.01 per completion token and nothing per prompt token, so a request with `max_tokens: 20`
+/// reserves exactly what the mock charges: $0.20.
+pub fn proxy_config(mock: &MockUpstream) -> Value {
+    let base = &mock.base;
+    serde_json::json!({
+        "client": {"enforce_auth_on_inference": true},
+        "providers": {
+            "openai": {
+                "keys": [
+                    {"id": "oa-main", "name": "oa-main", "value": "sk-main-0123456789", "models": ["*"], "weight": 1},
+                    {"id": "oa-mini", "name": "oa-mini", "value": "sk-mini-0123456789", "models": ["gpt-4o-mini"], "weight": 1}
+                ],
+                "network_config": {"base_url": base}
+            },
+            "flaky": {
+                "keys": [
+                    {"id": "fl-limited", "name": "fl-limited", "value": "sk-limited-0123456789", "models": ["*"], "weight": 1000},
+                    {"id": "fl-good", "name": "fl-good", "value": "sk-good-0123456789", "models": ["*"], "weight": 1}
+                ],
+                "network_config": {"base_url": base, "max_retries": 2}
+            },
+            "exhausted": {
+                "keys": [
+                    {"id": "ex-1", "name": "ex-1", "value": "sk-limited-one-0123456789", "models": ["*"]},
+                    {"id": "ex-2", "name": "ex-2", "value": "sk-limited-two-0123456789", "models": ["*"]}
+                ],
+                "network_config": {"base_url": base, "max_retries": 3}
+            },
+            "azure": {
+                "keys": [{"id": "az-1", "name": "az-1", "value": "azure-secret-0123456789", "models": ["gpt-4o"],
+                          "azure_key_config": {"endpoint": base, "deployments": {"gpt-4o": "gpt4o-prod"}, "api_version": "2024-06-01"}}]
+            },
+            "vllm": {
+                "keys": [{"id": "vl-1", "name": "vl-1", "value": "", "models": ["llama-3"],
+                          "vllm_key_config": {"url": base, "model_name": "llama-3"}}]
+            },
+            "bedrock": {
+                "keys": [{"id": "br-1", "name": "br-1", "value": "", "models": ["*"],
+                          "bedrock_key_config": {"region": "us-east-1", "access_key": "AKIA0123456789", "secret_key": "secret0123456789"}}]
+            }
+        },
+        "governance": {
+            "pricing": {
+                "gpt-4o": {"input_cost_per_token": 0.0, "output_cost_per_token": 0.01},
+                "gpt-4o-mini": {"input_cost_per_token": 0.0, "output_cost_per_token": 0.01},
+                "llama-3": {"input_cost_per_token": 0.0, "output_cost_per_token": 0.01},
+                "text-embedding-3-small": {"input_cost_per_token": 0.0, "output_cost_per_token": 0.01}
+            },
+            "budgets": [{"id": "b-small", "max_limit": 1.0, "reset_duration": "1d"}],
+            "rate_limits": [{"id": "rl-three", "request_max_limit": 3, "request_reset_duration": "1h"}],
+            "virtual_keys": [
+                {"id": "vk-open", "name": "open", "value": "sk-bf-open-0123456789"},
+                {"id": "vk-mini", "name": "mini", "value": "sk-bf-mini-0123456789",
+                 "provider_configs": [{"provider": "openai", "allowed_models": ["gpt-4o-mini"], "key_ids": ["oa-mini"]}]},
+                {"id": "vk-budget", "name": "budget", "value": "sk-bf-budget-0123456789", "budget_id": "b-small"},
+                {"id": "vk-limited", "name": "limited", "value": "sk-bf-limited-0123456789", "rate_limit_id": "rl-three"},
+                {"id": "vk-off", "name": "off", "value": "sk-bf-off-0123456789", "is_active": false}
+            ]
+        },
+        "plugins": default_plugins()
+    })
 }

@@ -23,43 +23,52 @@ struct RateLimitUsage {
 }
 
 impl UsageView {
-    /// Reads a snapshot of the governance plugin's state. Budgets are entries of
-    /// `budgets` with `id`, `current_usage` (dollars) and `last_reset`; rate limits entries of
-    /// `rate_limits` with `id`, `token_current_usage`, `request_current_usage` and the last
-    /// resets — the shape of the documents themselves, as `docs/governance.md` specifies. An
-    /// unreadable snapshot gives an empty view (usage shows as zero).
+    /// Reads a snapshot of the governance plugin's state (`keyward-governance-state/1`, see
+    /// `docs/governance.md`): `counters[]` of `{limit_id, kind, current_usage,
+    /// current_usage_dollars, last_reset}` where `kind` is `budget`, `requests` or `tokens`. An
+    /// unreadable snapshot gives an empty view (usage shows as recorded in the configuration).
     pub fn from_snapshot(snapshot: &str) -> Self {
         let Ok(value) = serde_json::from_str::<Value>(snapshot) else {
             return Self::default();
         };
         let mut view = Self::default();
-        for entry in value
-            .get("budgets")
+        for counter in value
+            .get("counters")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
-            if let Ok(budget) = serde_json::from_value::<Budget>(entry.clone()) {
-                view.budgets
-                    .insert(budget.id.clone(), (budget.current_usage, budget.last_reset));
-            }
-        }
-        for entry in value
-            .get("rate_limits")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Ok(limit) = serde_json::from_value::<RateLimit>(entry.clone()) {
-                view.rate_limits.insert(
-                    limit.id.clone(),
-                    RateLimitUsage {
-                        tokens: limit.token_current_usage,
-                        requests: limit.request_current_usage,
-                        token_last_reset: limit.token_last_reset,
-                        request_last_reset: limit.request_last_reset,
-                    },
-                );
+            let Some(id) = counter.get("limit_id").and_then(Value::as_str) else {
+                continue;
+            };
+            let last_reset = counter
+                .get("last_reset")
+                .and_then(Value::as_str)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc));
+            let usage = counter
+                .get("current_usage")
+                .and_then(Value::as_u64)
+                .unwrap_or(0);
+            match counter.get("kind").and_then(Value::as_str) {
+                Some("budget") => {
+                    let dollars = counter
+                        .get("current_usage_dollars")
+                        .and_then(Value::as_f64)
+                        .unwrap_or(0.0);
+                    view.budgets.insert(id.to_owned(), (dollars, last_reset));
+                }
+                Some("requests") => {
+                    let entry = view.rate_limits.entry(id.to_owned()).or_default();
+                    entry.requests = usage;
+                    entry.request_last_reset = last_reset;
+                }
+                Some("tokens") => {
+                    let entry = view.rate_limits.entry(id.to_owned()).or_default();
+                    entry.tokens = usage;
+                    entry.token_last_reset = last_reset;
+                }
+                _ => {}
             }
         }
         view
