@@ -2,6 +2,8 @@
 //! --workspace` built, in cargo's own target directory (never a hard-coded relative path).
 
 #![allow(dead_code)] // Each test binary uses a different subset.
+// Test helpers fail the test on unexpected errors, like the tests themselves.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 
