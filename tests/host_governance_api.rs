@@ -10,9 +10,9 @@ use support::host::{Host, assert_envelope, test_config};
 fn names(reply: &Value) -> Vec<String> {
     reply["virtual_keys"]
         .as_array()
-        .unwrap()
+        .expect("a virtual_keys array")
         .iter()
-        .map(|k| k["name"].as_str().unwrap().to_owned())
+        .map(|k| k["name"].as_str().expect("a name").to_owned())
         .collect()
 }
 
