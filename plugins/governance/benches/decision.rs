@@ -89,7 +89,10 @@ fn release_so() -> Option<PathBuf> {
 
 fn roles() -> (AuthorizerBox, EnforcerBox) {
     let roles = RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT);
-    let set: RoleSet = match release_so() {
+    // `KEYWARD_BENCH_IN_PROCESS=1` skips the loader (for profilers, which cannot resolve
+    // symbols of the loader's deleted unique copy).
+    let so = release_so().filter(|_| std::env::var_os("KEYWARD_BENCH_IN_PROCESS").is_none());
+    let set: RoleSet = match so {
         Some(path) => {
             eprintln!(
                 "governance bench: through the ABI, loaded {}",
@@ -101,7 +104,7 @@ fn roles() -> (AuthorizerBox, EnforcerBox) {
                 .expect("instantiate")
         }
         None => {
-            eprintln!("governance bench: .so not found, in-process trait objects");
+            eprintln!("governance bench: in-process trait objects (no loader)");
             keyward_governance::build_role_set(&config(), roles, SystemHost::handle())
                 .expect("instantiate")
         }
