@@ -106,17 +106,9 @@ fn usage_is_charged_and_the_budget_runs_out_after_the_expected_requests() {
         "names the level: {}",
         sixth.text
     );
-    let budgets = host.admin("GET", "/api/governance/budgets", None);
-    let budget = budgets.body["budgets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"] == "b-small")
-        .unwrap()
-        .clone();
-    let used = budget["current_usage"].as_f64().unwrap();
+    let used = host.budget_usage("b-small");
     assert!(
         (used - 1.0).abs() < 1e-9,
-        "charged exactly five requests: {budget}"
+        "charged exactly five requests: {used}"
     );
 }

@@ -22,15 +22,7 @@ fn spend(host: &Host, requests: usize) {
 }
 
 fn used(host: &Host) -> f64 {
-    let budgets = host.admin("GET", "/api/governance/budgets", None);
-    budgets.body["budgets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|b| b["id"] == "b-small")
-        .unwrap()["current_usage"]
-        .as_f64()
-        .unwrap()
+    host.budget_usage("b-small")
 }
 
 #[test]

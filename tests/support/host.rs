@@ -516,3 +516,18 @@ pub fn proxy_config(mock: &MockUpstream) -> Value {
         "plugins": default_plugins()
     })
 }
+
+impl Host {
+    /// The current usage of budget `id`, in dollars, as `GET /api/governance/budgets` shows it.
+    pub fn budget_usage(&self, id: &str) -> f64 {
+        let budgets = self.admin("GET", "/api/governance/budgets", None);
+        let budget = budgets.body["budgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["id"] == id)
+            .cloned();
+        let budget = budget.unwrap_or_else(|| panic!("no budget {id}: {}", budgets.text));
+        budget["current_usage"].as_f64().unwrap()
+    }
+}

@@ -1,7 +1,8 @@
 //! Shared helpers for the end-to-end tests: find the plugin `.so` files that `cargo test
 //! --workspace` built, in cargo's own target directory (never a hard-coded relative path).
 
-#![allow(dead_code)] // Each test binary uses a different subset.
+#![allow(dead_code)]
+// Each test binary uses a different subset.
 // Test helpers fail the test on unexpected errors, like the tests themselves.
 #![allow(clippy::unwrap_used)]
 
