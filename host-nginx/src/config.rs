@@ -96,13 +96,19 @@ pub struct SharedConfig {
 
 /// The base URL used when a provider's `network_config.base_url` is not set.
 pub fn default_base_url(provider: &str) -> Option<&'static str> {
-    match provider {
-        "openai" => Some("https://api.openai.com"),
-        "anthropic" => Some("https://api.anthropic.com"),
-        "mistral" => Some("https://api.mistral.ai"),
-        "groq" => Some("https://api.groq.com/openai"),
-        _ => None,
-    }
+    // The same list as keyward-host's proxy.
+    Some(match provider {
+        "openai" => "https://api.openai.com",
+        "groq" => "https://api.groq.com/openai",
+        "mistral" => "https://api.mistral.ai",
+        "openrouter" => "https://openrouter.ai/api",
+        "deepseek" => "https://api.deepseek.com",
+        "xai" => "https://api.x.ai",
+        "fireworks" => "https://api.fireworks.ai/inference",
+        "perplexity" => "https://api.perplexity.ai",
+        "cerebras" => "https://api.cerebras.ai",
+        _ => return None,
+    })
 }
 
 impl SharedConfig {

@@ -21,6 +21,9 @@ pub struct RequestInfo {
     pub estimate: UsageEstimate,
     /// Whether the caller asked for a stream (`"stream": true`).
     pub stream: bool,
+    /// Whether the body sets `stream_options` (a stream without it gets
+    /// `stream_options.include_usage`, so its last event carries the usage).
+    pub has_stream_options: bool,
 }
 
 /// Why a body cannot be gated.
@@ -72,15 +75,15 @@ pub fn kind_name(kind: RequestKind) -> &'static str {
 pub fn parse(path: &str, body: &[u8]) -> Result<RequestInfo, BodyError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| BodyError {
         param: "body",
-        message: format!("the request body is not valid JSON: {e}"),
+        message: format!("the request body is not a valid JSON object: {e}"),
     })?;
     let model_requested = value
         .get("model")
         .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
+        .filter(|m| !m.trim().is_empty())
         .ok_or_else(|| BodyError {
             param: "model",
-            message: "`model` is required (a string, `provider/model` or a plain model)".to_owned(),
+            message: "model is required".to_owned(),
         })?
         .to_owned();
     let (provider, model) = match model_requested.split_once('/') {
@@ -89,7 +92,7 @@ pub fn parse(path: &str, body: &[u8]) -> Result<RequestInfo, BodyError> {
         }
         _ => (None, model_requested.clone()),
     };
-    let max_output_tokens = ["max_completion_tokens", "max_tokens", "max_output_tokens"]
+    let max_output_tokens = ["max_completion_tokens", "max_tokens"]
         .iter()
         .find_map(|field| value.get(*field).and_then(Value::as_u64));
     Ok(RequestInfo {
@@ -98,37 +101,43 @@ pub fn parse(path: &str, body: &[u8]) -> Result<RequestInfo, BodyError> {
         model,
         model_requested,
         estimate: UsageEstimate {
-            input_tokens: estimate_input_tokens(&value, body.len()),
+            input_tokens: estimate_input_tokens(body.len()),
             max_output_tokens: max_output_tokens.into(),
         },
         stream: value
             .get("stream")
             .and_then(Value::as_bool)
             .unwrap_or(false),
+        has_stream_options: value.get("stream_options").is_some(),
     })
 }
 
-/// A rough prompt-token estimate: a quarter of the characters of the prompt fields (or of the
-/// whole body when none is recognized), at least 1.
-fn estimate_input_tokens(value: &Value, body_len: usize) -> u64 {
-    let mut chars = 0usize;
-    for field in ["messages", "prompt", "input", "instructions"] {
-        if let Some(v) = value.get(field) {
-            chars += v.to_string().len();
-        }
-    }
-    let chars = if chars == 0 { body_len } else { chars };
-    u64::try_from(chars.div_ceil(4)).unwrap_or(u64::MAX).max(1)
+/// Prompt tokens are estimated as one per this many body bytes, as keyward-host does (the
+/// reservation is corrected by the actual usage).
+pub const BYTES_PER_ESTIMATED_TOKEN: usize = 4;
+
+fn estimate_input_tokens(body_len: usize) -> u64 {
+    u64::try_from(body_len.div_ceil(BYTES_PER_ESTIMATED_TOKEN)).unwrap_or(u64::MAX)
 }
 
-/// The body with `model` replaced by `provider_model`, or `None` when it already is that.
-pub fn rewrite_model(body: &[u8], provider_model: &str) -> Option<Vec<u8>> {
-    let mut value: Value = serde_json::from_slice(body).ok()?;
-    let object = value.as_object_mut()?;
-    if object.get("model").and_then(Value::as_str) == Some(provider_model) {
+/// The body to send upstream, when it must change: `model` replaced by `provider_model` (the
+/// provider prefix removed, an alias resolved) and, for a stream that sets no `stream_options`,
+/// `"stream_options": {"include_usage": true}` added (as keyward-host does). `None`: send the
+/// body as it came.
+pub fn upstream_body(body: &[u8], info: &RequestInfo, provider_model: &str) -> Option<Vec<u8>> {
+    let add_usage = info.stream && !info.has_stream_options;
+    if !add_usage && info.model_requested == provider_model {
         return None;
     }
+    let mut value: Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object_mut()?;
     object.insert("model".to_owned(), Value::String(provider_model.to_owned()));
+    if add_usage {
+        object.insert(
+            "stream_options".to_owned(),
+            serde_json::json!({"include_usage": true}),
+        );
+    }
     serde_json::to_vec(&value).ok()
 }
 
@@ -145,7 +154,7 @@ mod tests {
         assert_eq!(info.model, "gpt-4o");
         assert_eq!(info.model_requested, "openai/gpt-4o");
         assert_eq!(info.estimate.max_output_tokens.into_option(), Some(7));
-        assert!(info.estimate.input_tokens > 0);
+        assert_eq!(info.estimate.input_tokens, (body.len() as u64).div_ceil(4));
         assert!(info.stream);
     }
 
@@ -179,12 +188,36 @@ mod tests {
     }
 
     #[test]
-    fn rewrite() {
+    fn upstream_body_rewrites_model_and_asks_streams_for_usage() {
         let body = br#"{"model": "openai/gpt-4o", "n": 1}"#;
-        let out = rewrite_model(body, "gpt-4o").unwrap();
-        let value: Value = serde_json::from_slice(&out).unwrap();
+        let info = parse("/v1/chat/completions", body).unwrap();
+        let value: Value =
+            serde_json::from_slice(&upstream_body(body, &info, "gpt-4o").unwrap()).unwrap();
         assert_eq!(value["model"], "gpt-4o");
         assert_eq!(value["n"], 1);
-        assert_eq!(rewrite_model(br#"{"model": "gpt-4o"}"#, "gpt-4o"), None);
+        assert!(value.get("stream_options").is_none());
+
+        let plain = br#"{"model": "gpt-4o"}"#;
+        assert_eq!(
+            upstream_body(
+                plain,
+                &parse("/v1/chat/completions", plain).unwrap(),
+                "gpt-4o"
+            ),
+            None
+        );
+
+        let stream = br#"{"model": "gpt-4o", "stream": true}"#;
+        let info = parse("/v1/chat/completions", stream).unwrap();
+        let value: Value =
+            serde_json::from_slice(&upstream_body(stream, &info, "gpt-4o").unwrap()).unwrap();
+        assert_eq!(value["stream_options"]["include_usage"], true);
+
+        let own =
+            br#"{"model": "gpt-4o", "stream": true, "stream_options": {"include_usage": false}}"#;
+        assert_eq!(
+            upstream_body(own, &parse("/v1/chat/completions", own).unwrap(), "gpt-4o"),
+            None
+        );
     }
 }

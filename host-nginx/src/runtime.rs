@@ -156,7 +156,7 @@ impl Runtime {
         let request_id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
         let extra = |provider: Option<&str>| ExtraFields {
             provider: provider.map(str::to_owned),
-            model_requested: Some(info.model_requested.clone()),
+            model_requested: Some(info.model.clone()),
             request_type: Some(kind_name(info.kind).to_owned()),
         };
         let deny = |error: KeywardError, provider: Option<&str>| {
@@ -218,22 +218,31 @@ impl Runtime {
                 return Err(deny(error, Some(&provider)));
             }
         };
-        let upstream = self.providers.get(&provider);
-        let Some(base_url) = upstream.and_then(|p| p.base_url.clone()) else {
+        let Some(upstream) = self.providers.get(&provider) else {
             let _ = self.release(request_id);
-            return Err(Denial::new(
-                503,
-                "no_upstream",
-                format!("provider `{provider}` has no network_config.base_url"),
+            return Err(Denial::bad_request(
+                "model",
+                format!("provider {provider} is not configured"),
             )
             .with_extra(extra(Some(&provider))));
         };
-        let Some(key_value) = upstream.and_then(|p| p.keys.get(&key_id)).cloned() else {
+        let Some(base_url) = upstream.base_url.clone() else {
             let _ = self.release(request_id);
             return Err(Denial::new(
                 500,
                 "internal_error",
-                format!("the selected key `{key_id}` of provider `{provider}` is not in the configuration"),
+                format!("provider {provider} has no network_config.base_url"),
+            )
+            .with_extra(extra(Some(&provider))));
+        };
+        let Some(key_value) = upstream.keys.get(&key_id).cloned() else {
+            let _ = self.release(request_id);
+            return Err(Denial::new(
+                500,
+                "internal_error",
+                format!(
+                    "the selected key {key_id} of provider {provider} is not in the configuration"
+                ),
             )
             .with_extra(extra(Some(&provider))));
         };

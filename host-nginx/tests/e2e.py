@@ -66,8 +66,10 @@ class Upstream(http.server.BaseHTTPRequestHandler):
             events = [
                 {"id": "c1", "choices": [{"delta": {"content": "hel"}}], "usage": None},
                 {"id": "c1", "choices": [{"delta": {"content": "lo"}}], "usage": None},
-                {"id": "c1", "choices": [], "usage": USAGE},
             ]
+            # Like OpenAI: the usage chunk only when asked for (the module asks for it).
+            if ((body or {}).get("stream_options") or {}).get("include_usage"):
+                events.append({"id": "c1", "choices": [], "usage": USAGE})
             data = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
             return self.reply(200, "text/event-stream", data + b"data: [DONE]\n\n")
         answer = {"id": "chatcmpl-1", "object": "chat.completion", "model": model,
@@ -387,7 +389,8 @@ def test(run, tmp, conf, port, env, args):
     run.check("429 carries Retry-After in seconds", retry_after.isdigit() and int(retry_after) > 0, repr(retry_after))
     status, headers, body = post(port, None, vk="sk-bf-main", raw=b'{"messages": []}')
     doc = envelope_ok(run, "missing model: 400 invalid_request", status, headers, body, "invalid_request", 400, gateway=True)
-    run.check("400 names the param", bool(doc) and doc["error"].get("param") == "model")
+    run.check("400 names the param", bool(doc) and doc["error"].get("param") == "model"
+              and doc["extra_fields"].get("request_type") == "chat_completion")
     status, headers, body = post(port, chat("test-model", padding="x" * 20000), vk="sk-bf-main")
     envelope_ok(run, "body over keyward_max_body_size: 413", status, headers, body, "request_too_large", 413, gateway=True)
     run.check("no denial reached the upstream", len(Upstream.seen) == before + 2, f"{len(Upstream.seen) - before}")
@@ -397,7 +400,7 @@ def test(run, tmp, conf, port, env, args):
     def drain(vk, stream, limit=10):
         admitted = 0
         for _ in range(limit):
-            payload = chat("test-model", stream=True, stream_options={"include_usage": True}) if stream else chat("test-model")
+            payload = chat("test-model", stream=True) if stream else chat("test-model")
             status, headers, body = post(port, payload, vk=vk)
             if status != 200:
                 return admitted, (status, headers, body)
@@ -408,8 +411,12 @@ def test(run, tmp, conf, port, env, args):
     run.check("JSON usage charged: budget admits exactly 3 requests", admitted == 3, f"admitted {admitted}")
     if denial:
         envelope_ok(run, "budget: 402 budget_exceeded", *denial, "budget_exceeded", 402)
+    before = len(Upstream.seen)
     admitted, denial = drain("sk-bf-sse", stream=True)
     run.check("SSE usage charged: budget admits exactly 3 streams", admitted == 3, f"admitted {admitted}")
+    run.check("streams asked upstream for include_usage",
+              all(((s["body"] or {}).get("stream_options") or {}).get("include_usage") is True
+                  for s in Upstream.seen[before:]), str(Upstream.seen[before:])[:300])
     if denial:
         envelope_ok(run, "stream budget: 402 budget_exceeded", *denial, "budget_exceeded", 402)
 
@@ -514,9 +521,11 @@ def test(run, tmp, conf, port, env, args):
     status, _, body = post(port, chat("openai/test-model"), vk="sk-bf-unknown")
     run.check("shadow mode admits an unknown virtual key", status == 200 and len(Upstream.seen) == before + 1,
               f"{status} {body[:200]!r}")
-    access = open(os.path.join(tmp, "access.log")).read()
+    access_path = os.path.join(tmp, "access.log")
+    # nginx writes the access log line after the response went out: wait for it.
     run.check("$keyward_decision reports would_deny in shadow mode",
-              "200 would_deny:virtual_key_not_found" in access, access[-300:])
+              wait_for(lambda: "200 would_deny:virtual_key_not_found" in open(access_path).read(), 5),
+              open(access_path).read()[-300:])
     run.check("shadow denial logged by the plugin through nginx's error log",
               "keyward plugin: governance shadow mode" in open(log_path).read())
 

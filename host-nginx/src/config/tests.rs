@@ -61,10 +61,7 @@ fn key_values_and_base_urls() {
     assert_eq!(openai.keys["k1"], "sk-from-env-one");
     assert_eq!(openai.keys["k2"], "sk-literal-two");
     let anthropic = &config.providers["anthropic"];
-    assert_eq!(
-        anthropic.base_url.as_deref(),
-        Some("https://api.anthropic.com")
-    );
+    assert_eq!(anthropic.base_url, None); // no default for anthropic (not OpenAI-compatible)
     assert_eq!(anthropic.keys["a1"], "sk-ant");
     // Debug never shows a key value.
     assert!(!format!("{config:?}").contains("sk-"));

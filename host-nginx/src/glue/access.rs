@@ -29,7 +29,7 @@ use ngx::{
 
 use super::{LocConf, MainConf, guard, log, module};
 use crate::{
-    envelope::Denial,
+    envelope::{Denial, ExtraFields},
     request::{self, RequestInfo},
     runtime::{Admitted, Runtime},
     usage::UsageScanner,
@@ -270,7 +270,14 @@ unsafe fn decide(r: *mut ngx_http_request_t) {
             Ok(body) => {
                 let path = String::from_utf8_lossy((*r).uri.as_bytes()).into_owned();
                 match request::parse(&path, &body) {
-                    Err(error) => Err(Denial::bad_request(error.param, error.message)),
+                    Err(error) => Err(Denial::bad_request(error.param, error.message).with_extra(
+                        ExtraFields {
+                            request_type: Some(
+                                request::kind_name(request::kind_of(&path)).to_owned(),
+                            ),
+                            ..ExtraFields::default()
+                        },
+                    )),
                     Ok(info) => admit(r, ctx, &info, &body),
                 }
             }
@@ -303,13 +310,11 @@ unsafe fn admit(
     unsafe {
         let headers = headers(r);
         let admitted = ctx.runtime.admit(info, &headers)?;
-        if admitted.provider_model != info.model_requested {
-            if let Some(new_body) = request::rewrite_model(body, &admitted.provider_model) {
-                if replace_body(r, &new_body).is_err() {
-                    let _ = ctx.runtime.release(admitted.request_id);
-                    return Err(Denial::internal());
-                }
-            }
+        if let Some(new_body) = request::upstream_body(body, info, &admitted.provider_model)
+            && replace_body(r, &new_body).is_err()
+        {
+            let _ = ctx.runtime.release(admitted.request_id);
+            return Err(Denial::internal());
         }
         Ok(admitted)
     }
