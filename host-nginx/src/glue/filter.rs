@@ -9,7 +9,7 @@ use ngx::ffi::{
 };
 
 use super::{
-    access::{Outcome, ctx_mut},
+    ctx::{Outcome, ctx_mut},
     guard,
 };
 use crate::usage::UsageScanner;

@@ -20,7 +20,7 @@ use ngx::{
 };
 
 use super::{
-    access::{Outcome, ctx_mut},
+    ctx::{Outcome, ctx_mut},
     guard,
 };
 
