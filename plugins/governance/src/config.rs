@@ -52,6 +52,33 @@ pub struct PluginConfig {
     /// What a model without a price costs: `"deny"` (default) or a price.
     #[serde(default)]
     pub unknown_model_pricing: UnknownModelPricing,
+    /// Optional per-second smoothing of each virtual key's requests (a GCRA limiter).
+    #[serde(default)]
+    pub smoothing: Option<SmoothingConfig>,
+}
+
+/// Per-second request smoothing, per virtual key, next to the windowed limits.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct SmoothingConfig {
+    /// The rate every key gets (none: only the keys listed in `virtual_keys`).
+    #[serde(default)]
+    pub requests_per_second: Option<u32>,
+    /// The burst every key gets (default: one second's worth).
+    #[serde(default)]
+    pub burst: Option<u32>,
+    /// Rates of particular keys, by key id.
+    #[serde(default)]
+    pub virtual_keys: BTreeMap<String, SmoothingRate>,
+}
+
+/// One key's smoothing rate.
+#[derive(Clone, Copy, Debug, Deserialize)]
+pub struct SmoothingRate {
+    /// Requests per second.
+    pub requests_per_second: u32,
+    /// Burst (default: one second's worth).
+    #[serde(default)]
+    pub burst: Option<u32>,
 }
 
 fn default_max_output_tokens() -> u64 {

@@ -6,7 +6,8 @@
 //! budgets (402 `budget_exceeded`), each from the provider config up to the customer. Each
 //! counter reserves with a compare-and-swap that refuses to pass its limit; when one refuses,
 //! those already taken are returned, so a reservation is all-or-nothing and no counter ever
-//! admits past its limit.
+//! admits past its limit. The key's optional per-second smoothing ([`crate::smoothing`]) is
+//! checked last.
 //!
 //! Settling replaces the estimate with the actual usage (the host's cost, or the table's price
 //! of the actual tokens); releasing returns the estimate. Both are idempotent per request id.
@@ -89,6 +90,18 @@ impl Engine {
                     }
                     return Err(error);
                 }
+            }
+        }
+        if let Err((retry_after_ms, rate)) = self.smoothing.check(key, &self.host) {
+            let error = self.smoothing_error(key, retry_after_ms, rate);
+            if shadow {
+                would_deny.get_or_insert(error);
+            } else {
+                self.give_back(path, &open, path.steps.len());
+                if let Some(held) = self.held(request.request_id) {
+                    return self.repeated_reserve(request, held);
+                }
+                return Err(error);
             }
         }
         match self.reservations.open.entry(request.request_id) {

@@ -12,6 +12,7 @@ use crate::{
     policy::{CounterKind, Path, Policy, Step, compile},
     reservations::{NONE, Reservations},
     shadow::ShadowCounts,
+    smoothing::{KeySmoothing, Smoothing},
 };
 
 /// The shared state of one instance.
@@ -22,6 +23,8 @@ pub struct Engine {
     pub reservations: Reservations,
     /// Shadow-mode would-be denials.
     pub shadow: ShadowCounts,
+    /// Optional per-second smoothing per key.
+    pub smoothing: Smoothing,
     /// The host: clock and log.
     pub host: HostHandle,
 }
@@ -32,6 +35,7 @@ impl std::fmt::Debug for Engine {
             .field("policy", &self.policy)
             .field("reservations", &self.reservations)
             .field("shadow", &self.shadow)
+            .field("smoothing", &self.smoothing)
             .finish_non_exhaustive()
     }
 }
@@ -45,10 +49,13 @@ impl Engine {
     /// Builds the engine from a parsed configuration.
     pub fn new(config: &PluginConfig, host: HostHandle) -> Result<Self, KeywardError> {
         let policy = compile(config, host.now_unix_nanos())?;
+        let key_ids: Vec<&str> = policy.keys.iter().map(|k| k.id.as_str()).collect();
+        let smoothing = Smoothing::build(config.smoothing.as_ref(), &key_ids, &host)?;
         Ok(Self {
             policy,
             reservations: Reservations::default(),
             shadow: ShadowCounts::default(),
+            smoothing,
             host,
         })
     }
@@ -82,6 +89,30 @@ impl Engine {
             error.message
         );
         self.host.log(LogLevel::WARN, line.as_str().into());
+    }
+
+    /// The denial for a key whose per-second smoothing refused.
+    #[cold]
+    pub fn smoothing_error(
+        &self,
+        key: u32,
+        retry_after_ms: u64,
+        rate: &KeySmoothing,
+    ) -> KeywardError {
+        let label = self
+            .policy
+            .keys
+            .get(key as usize)
+            .map_or_else(String::new, |k| k.label());
+        KeywardError::new(
+            ErrorCode::REQUEST_LIMITED,
+            format!(
+                "request rate smoothing at the virtual key level: {label}: {} requests per \
+                 second (burst {}); retry in {retry_after_ms}ms",
+                rate.per_second, rate.burst
+            ),
+        )
+        .with_retry_after_ms(retry_after_ms)
     }
 
     /// The denial for a counter that refused `amount` with `in_use` already used.

@@ -11,7 +11,8 @@
 //! - [`config`]: the configuration and its parsing; [`policy`]: the compiled, immutable policy.
 //! - [`counter`]: the atomic windowed counters; [`prices`]: the price table.
 //! - [`headers`], [`authorize`]: authorization; [`enforce`], [`reservations`]: enforcement.
-//! - [`state`]: export and import for hot swaps; [`shadow`]: shadow-mode counts.
+//! - [`state`]: export and import for hot swaps; [`shadow`]: shadow-mode counts;
+//!   [`smoothing`]: optional per-second GCRA smoothing per key (`governor`).
 //! - [`engine`]: the shared state; [`roles`]: the ABI role objects.
 
 pub mod authorize;
@@ -26,6 +27,7 @@ pub mod prices;
 pub mod reservations;
 pub mod roles;
 pub mod shadow;
+pub mod smoothing;
 pub mod state;
 
 use abi_stable::{

@@ -417,3 +417,26 @@ fn a_key_without_provider_configs_allows_every_provider() {
     assert_eq!(admitted.provider, "groq");
     assert_eq!(admitted.allowed_key_ids, None);
 }
+
+#[test]
+fn per_second_smoothing_is_429_request_limited_with_the_limiter_retry_after() {
+    let h = harness(json!({
+        "smoothing": {"requests_per_second": 1, "burst": 2,
+                      "virtual_keys": {"vk-fast": {"requests_per_second": 100}}},
+        "virtual_keys": [{"id": "vk", "value": "sk-bf-x"}, {"id": "vk-fast", "value": "sk-bf-fast"}]
+    }));
+    h.reserve(1, "vk", "openai", "m", 1, Some(1)).unwrap();
+    h.reserve(2, "vk", "openai", "m", 1, Some(1)).unwrap();
+    let error = assert_denied(
+        h.reserve(3, "vk", "openai", "m", 1, Some(1)),
+        ErrorCode::REQUEST_LIMITED,
+        429,
+    );
+    assert_eq!(error.retry_after_ms.into_option(), Some(1_000));
+    assert!(error.message.as_str().contains("smoothing"), "{error}");
+    for id in 10..20 {
+        h.reserve(id, "vk-fast", "openai", "m", 1, Some(1)).unwrap();
+    }
+    h.host.advance_secs(1);
+    h.reserve(4, "vk", "openai", "m", 1, Some(1)).unwrap();
+}
