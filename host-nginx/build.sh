@@ -55,7 +55,8 @@ fi
 export NGINX_SOURCE_DIR="$build"
 export NGINX_BUILD_DIR="$build/objs"
 cd "$here"
-cargo build "${cargo_flags[@]}" --locked --lib >&2
+# Not --locked: host-nginx/Cargo.lock follows ../plugin-api, whose dependencies other changes move.
+cargo build "${cargo_flags[@]}" --lib >&2
 so="$here/target/$profile/libngx_http_keyward_module.so"
 cp -f "$so" "$here/target/$profile/.ngx_http_keyward_module.so.tmp"
 mv -f "$here/target/$profile/.ngx_http_keyward_module.so.tmp" "$here/target/$profile/ngx_http_keyward_module.so"
