@@ -9,6 +9,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod persist;
 pub mod plugins;
 pub mod proxy;
@@ -47,9 +48,11 @@ pub async fn run(args: Args) -> Result<(), String> {
         started.plugins,
         args.data_dir.clone(),
     ));
+    let metrics = Arc::new(metrics::Metrics::new());
     let state = AppState {
         store: store.clone(),
         proxy: Arc::new(proxy::Proxy::new()),
+        metrics: metrics.clone(),
     };
     let app = api::router(state, AdminToken(Arc::new(started.admin_token)), max_body);
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -61,7 +64,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     tracing::info!(data_dir = %args.data_dir.display(), "keyward-host listening on {bound}");
 
     let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));
-    let reloads = tokio::spawn(reload_on_sighup(store.clone()));
+    let reloads = tokio::spawn(reload_on_sighup(store.clone(), metrics));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
@@ -86,25 +89,20 @@ async fn snapshot_usage_every_second(store: Arc<Store>) {
     }
 }
 
-async fn reload_on_sighup(store: Arc<Store>) {
+async fn reload_on_sighup(store: Arc<Store>, metrics: Arc<metrics::Metrics>) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     else {
         tracing::warn!("cannot listen for SIGHUP; reload through the API instead");
         return;
     };
     while hangups.recv().await.is_some() {
-        let store = store.clone();
-        let data = store.snapshot().role_data();
-        let outcome =
-            tokio::task::spawn_blocking(move || store.plugins().rebuild(&data, true)).await;
+        let outcome = store.reload_plugins().await;
+        metrics.reload(outcome.is_ok());
         match outcome {
-            Ok(Ok(report)) => {
-                tracing::info!(took_ms = report.took_ms, "plugins reloaded on SIGHUP")
-            }
-            Ok(Err(error)) => {
+            Ok(report) => tracing::info!(took_ms = report.took_ms, "plugins reloaded on SIGHUP"),
+            Err(error) => {
                 tracing::error!(%error, "SIGHUP reload failed; the old plugins keep serving")
             }
-            Err(error) => tracing::error!(%error, "SIGHUP reload task failed"),
         }
     }
 }

@@ -198,5 +198,8 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+            .extensions_mut()
+            .insert(crate::metrics::ErrorKind(self.error_type.to_string()));
+        response
     }
 }

@@ -22,6 +22,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// The upstream client.
     pub proxy: Arc<crate::proxy::Proxy>,
+    /// The metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The application router; request bodies are limited to `max_body_bytes`.
@@ -33,6 +35,7 @@ pub fn router(state: AppState, admin: AdminToken, max_body_bytes: usize) -> Rout
         .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
     Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(crate::metrics::scrape))
         .merge(crate::proxy::routes())
         .merge(management)
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))

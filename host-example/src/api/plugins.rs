@@ -15,7 +15,9 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn reload(State(state): State<AppState>) -> Result<Json<ReloadReport>, ApiError> {
-    match state.store.reload_plugins().await {
+    let outcome = state.store.reload_plugins().await;
+    state.metrics.reload(outcome.is_ok());
+    match outcome {
         Ok(report) => {
             tracing::info!(took_ms = report.took_ms, "plugins reloaded through the API");
             Ok(Json(report))

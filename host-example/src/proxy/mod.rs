@@ -165,9 +165,17 @@ async fn forward(
 ) -> Response {
     let request_id = state.proxy.request_id();
     let span = tracing::info_span!("request", request_id, route = request_type);
-    forward_in_span(state, request_id, kind, request_type, path, headers, body)
+    let metrics = state.metrics.clone();
+    let response = forward_in_span(state, request_id, kind, request_type, path, headers, body)
         .instrument(span)
-        .await
+        .await;
+    let decision = response
+        .extensions()
+        .get::<crate::metrics::ErrorKind>()
+        .map(|kind| kind.0.clone())
+        .unwrap_or_else(|| "admitted".to_owned());
+    metrics.request(request_type, decision, response.status().as_u16());
+    response
 }
 
 async fn forward_in_span(
@@ -358,6 +366,11 @@ async fn forward_in_span(
                 };
                 match failure {
                     None => {
+                        state.metrics.served(
+                            &admitted.provider,
+                            (upstream_started - started).as_secs_f64(),
+                            upstream_started.elapsed().as_secs_f64(),
+                        );
                         tracing::info!(
                             key_id = %key_id,
                             status = status.as_u16(),
