@@ -8,7 +8,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 
 echo "== building the plugins" >&2
-(cd "$root" && cargo build -p keyward-weighted-selector -p keyward-governance >&2)
+(cd "$root" && cargo build -p keyward-weighted-selector -p keyward-round-robin-selector -p keyward-governance >&2)
 echo "== building the module" >&2
 module="$("$here/build.sh" | tail -1)"
 echo "== fmt, clippy and unit tests (host-nginx)" >&2

@@ -529,6 +529,27 @@ def test(run, tmp, conf, port, env, args):
     run.check("shadow denial logged by the plugin through nginx's error log",
               "keyward plugin: governance shadow mode" in open(log_path).read())
 
+    # Another build at the same path: the round-robin selector replaces the weighted one.
+    rr = os.path.join(args.plugins, "libkeyward_round_robin_selector.so")
+    if os.path.exists(rr):
+        shutil.copy(rr, dst + ".new")
+        os.replace(dst + ".new", dst)
+        loads_before = open(log_path).read().count("keyward: loaded")
+        result = subprocess.run([NGINX, "-p", tmp, "-c", conf, "-s", "reload"], env=env, capture_output=True, text=True)
+        wait_for(lambda: open(log_path).read().count("keyward: loaded") > loads_before, 15)
+        time.sleep(0.5)
+        run.check("reload picked up the new .so at the same path",
+                  result.returncode == 0 and open(log_path).read().split("keyward: loaded")[-1].startswith(" round-robin-selector"),
+                  open(log_path).read().split("keyward: loaded")[-1][:200])
+        before = len(Upstream.seen)
+        for _ in range(6):
+            post(port, chat("test-model"), vk="sk-bf-main")
+        keys = [s["authorization"] for s in Upstream.seen[before:]]
+        run.check("round-robin alternates the keys after the swap",
+                  len(keys) == 6 and all(a != b for a, b in zip(keys, keys[1:])), str([k[-4:] for k in keys if k]))
+    else:
+        run.check("round-robin selector built", False, rr)
+
 
 if __name__ == "__main__":
     sys.exit(main())
