@@ -40,6 +40,7 @@ fn requested_provider<'a>(request: &AuthorizeRequest<'a>) -> RStr<'a> {
 
 impl Engine {
     /// Authorizes one request (see the module docs).
+    #[inline]
     pub fn authorize<'a>(
         &'a self,
         request: &AuthorizeRequest<'a>,
@@ -93,14 +94,16 @@ impl Engine {
             ROption::RSome(provider) => self.route_named(key, provider, model),
             ROption::RNone => self.route_chosen(key, model, self.now()),
         };
-        let admitted = match routed {
-            Ok(admitted) => admitted,
+        match routed {
+            // The admit path: returned as built, nothing else to do.
+            Ok(admitted) if would_deny.is_none() => Ok(admitted),
+            Ok(admitted) => Ok(self.finish(request.request_id, admitted, would_deny)),
             Err(error) => {
                 deny!(error);
-                admission(&key.id, requested_provider(request))
+                let admitted = admission(&key.id, requested_provider(request));
+                Ok(self.finish(request.request_id, admitted, would_deny))
             }
-        };
-        Ok(self.finish(request.request_id, admitted, would_deny))
+        }
     }
 
     #[inline]
@@ -134,6 +137,7 @@ impl Engine {
         )
     }
 
+    #[inline]
     fn route_named<'a>(
         &'a self,
         key: &'a KeyPolicy,
@@ -166,7 +170,7 @@ impl Engine {
                 ),
             ));
         }
-        if !self.priced(&config.path, &config.provider, model) {
+        if !config.always_priced && !self.priced(&config.path, &config.provider, model) {
             return Err(self.unpriced(key, model));
         }
         Ok(self.admit_through(key, config))
@@ -187,7 +191,8 @@ impl Engine {
 
     #[inline]
     fn eligible(&self, config: &ProviderPolicy, model: &str) -> bool {
-        config.allows_model(model) && self.priced(&config.path, &config.provider, model)
+        config.allows_model(model)
+            && (config.always_priced || self.priced(&config.path, &config.provider, model))
     }
 
     #[inline]

@@ -108,6 +108,9 @@ pub struct ProviderPolicy {
     pub key_ids: Option<Vec<RStr<'static>>>,
     /// The counters of this config's own limits (to skip it when exhausted).
     pub own_counters: Vec<u32>,
+    /// Whether every model this config allows has a price (or no budget applies), so
+    /// authorization need not look prices up.
+    pub always_priced: bool,
     /// The reservation path.
     pub path: Path,
 }

@@ -134,6 +134,11 @@ impl PriceTable {
         }
     }
 
+    /// Whether models not in the table have a price.
+    pub fn has_default(&self) -> bool {
+        self.unknown.is_some()
+    }
+
     /// The price of `model` served by `provider`: the qualified entry, the bare one, or the
     /// unknown-model price (`None`: deny).
     #[inline]

@@ -450,7 +450,14 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
     let mut by_id = FxHashMap::default();
     for (i, key) in keys.iter().enumerate() {
         let path = format!("virtual_keys[{i}]");
-        let policy = compile_key(&mut builder, key, &path, &team_levels, &customer_levels)?;
+        let policy = compile_key(
+            &mut builder,
+            &prices,
+            key,
+            &path,
+            &team_levels,
+            &customer_levels,
+        )?;
         if by_id.insert(key.id.clone().into_boxed_str(), i).is_some() {
             return Err(invalid(
                 &format!("{path}.id"),
@@ -487,6 +494,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
 
 fn compile_key<'c>(
     builder: &mut Builder<'c>,
+    prices: &PriceTable,
     key: &'c VirtualKey,
     path: &str,
     teams: &HashMap<String, (Level, Option<String>)>,
@@ -568,6 +576,14 @@ fn compile_key<'c>(
             .collect();
         let mut levels = vec![&level];
         levels.extend(upper.iter().copied());
+        let path = path_through(&levels);
+        let always_priced = !path.has_budgets
+            || prices.has_default()
+            || (!config.allowed_models.is_empty()
+                && config
+                    .allowed_models
+                    .iter()
+                    .all(|m| m != "*" && prices.lookup(&config.provider, m).is_some()));
         providers.push(ProviderPolicy {
             provider: config.provider.clone(),
             weight: config.weight.units(),
@@ -581,7 +597,8 @@ fn compile_key<'c>(
                     .collect()
             }),
             own_counters,
-            path: path_through(&levels),
+            always_priced,
+            path,
         });
     }
     let mut by_weight: Vec<usize> = (0..providers.len()).collect();
