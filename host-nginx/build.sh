@@ -20,7 +20,7 @@ if [[ "${1:-}" == "--release" ]]; then
 fi
 
 need=()
-command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] || need+=(nginx)
+[[ -x /usr/sbin/nginx ]] || need+=(nginx)
 [[ -f /usr/share/nginx/src/conf_flags ]] || need+=(nginx-dev)
 dpkg -s libclang-dev >/dev/null 2>&1 || need+=(libclang-dev)
 dpkg -s libpcre2-dev >/dev/null 2>&1 || need+=(libpcre2-dev)
@@ -39,7 +39,7 @@ build="$here/target/nginx-src"
 # shellcheck disable=SC1091
 source "$src/conf_flags" # defines NGX_CONF_FLAGS=( ... )
 stamp="$build/.keyward-configured"
-want="$(nginx -v 2>&1) ${NGX_CONF_FLAGS[*]}"
+want="$(/usr/sbin/nginx -v 2>&1) ${NGX_CONF_FLAGS[*]}"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" || ! -f "$build/objs/ngx_auto_config.h" ]]; then
     echo "build.sh: configuring nginx sources in $build" >&2
     rm -rf "$build"
