@@ -219,6 +219,7 @@ async fn forward_in_span(
     ) {
         Ok(admitted) => admitted,
         Err(error) => {
+            count_plugin_failure(&state, "authorization", &error);
             tracing::info!(
                 decision = error.code.as_str(),
                 status = error.http_status,
@@ -236,6 +237,7 @@ async fn forward_in_span(
     };
     if let Err(error) = crate::plugins::call_with_retry(&plugins.enforcer, |e| e.reserve(&reserve))
     {
+        count_plugin_failure(&state, "enforcement", &error);
         tracing::info!(
             decision = error.code.as_str(),
             status = error.http_status,
@@ -292,6 +294,7 @@ async fn forward_in_span(
         let (key_id, provider_model) = match choice {
             Ok(choice) => choice,
             Err(error) => {
+                count_plugin_failure(&state, "key_selection", &error);
                 settlement.release();
                 return match last_failure {
                     Some(upstream_error) if !failed.is_empty() => {
@@ -402,6 +405,14 @@ async fn forward_in_span(
         })
         .with_extra(extras())
         .into_response()
+}
+
+/// Counts a plugin call that failed closed (a panic, or an instance poisoned by one).
+fn count_plugin_failure(state: &AppState, role: &'static str, error: &KeywardError) {
+    if error.is_poison() {
+        tracing::error!(role, code = error.code.as_str(), "plugin failed closed");
+        state.metrics.plugin_failure(role, error.code.as_str());
+    }
 }
 
 fn extra(provider: Option<&str>, model: Option<&str>, request_type: &str) -> ExtraFields {
