@@ -11,16 +11,12 @@ use std::{
     panic::{AssertUnwindSafe, catch_unwind},
 };
 
-use ngx::{
-    core::Pool,
-    ffi::{
-        NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR,
-        NGX_HTTP_SPECIAL_RESPONSE, ngx_array_push, ngx_conf_t, ngx_http_conf_ctx_t,
-        ngx_http_core_main_conf_t, ngx_http_core_module, ngx_http_core_run_phases,
-        ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_handler_pt,
-        ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_http_read_client_request_body,
-        ngx_http_request_t, ngx_int_t,
-    },
+use ngx::ffi::{
+    NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_SPECIAL_RESPONSE,
+    ngx_array_push, ngx_conf_t, ngx_http_conf_ctx_t, ngx_http_core_main_conf_t,
+    ngx_http_core_module, ngx_http_core_run_phases, ngx_http_discard_request_body,
+    ngx_http_finalize_request, ngx_http_handler_pt, ngx_http_phases_NGX_HTTP_ACCESS_PHASE,
+    ngx_http_read_client_request_body, ngx_http_request_t, ngx_int_t,
 };
 
 use super::{
@@ -28,7 +24,7 @@ use super::{
     ctx::{Outcome, RequestCtx, ctx_mut},
     guard,
     io::{finish_with, headers, read_body, replace_body, too_large},
-    log, module,
+    log, module, pool_allocate,
 };
 use crate::{
     envelope::{Denial, ExtraFields},
@@ -109,7 +105,7 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
             scanner: None,
             max_body,
         };
-        let ctx = Pool::from_ngx_pool((*r).pool).allocate(ctx);
+        let ctx = pool_allocate((*r).pool, ctx);
         if ctx.is_null() {
             return NGX_ERROR as ngx_int_t;
         }

@@ -11,7 +11,7 @@ use std::{
 };
 
 use ngx::{
-    core::{NGX_CONF_ERROR, NGX_CONF_OK, Pool},
+    core::{NGX_CONF_ERROR, NGX_CONF_OK},
     ffi::{
         NGX_CONF_FLAG, NGX_CONF_TAKE1, NGX_HTTP_LOC_CONF, NGX_HTTP_MAIN_CONF, NGX_HTTP_SRV_CONF,
         ngx_command_t, ngx_conf_t, ngx_flag_t, ngx_http_conf_ctx_t, ngx_parse_size, ngx_str_t,
@@ -20,7 +20,7 @@ use ngx::{
     ngx_string,
 };
 
-use super::{guard, log, module};
+use super::{guard, log, module, pool_allocate};
 use crate::runtime::Runtime;
 
 /// The default `keyward_max_body_size`: 1 MiB.
@@ -216,14 +216,14 @@ unsafe extern "C" fn set_max_body(
 }
 
 pub unsafe extern "C" fn create_main_conf(cf: *mut ngx_conf_t) -> *mut c_void {
-    // SAFETY: `cf->pool` is the cycle's pool; `allocate` registers a cleanup that drops the
+    // SAFETY: `cf->pool` is the cycle's pool; `pool_allocate` registers a cleanup that drops the
     // value when the cycle is destroyed.
-    unsafe { Pool::from_ngx_pool((*cf).pool).allocate(MainConf::default()) as *mut c_void }
+    unsafe { pool_allocate((*cf).pool, MainConf::default()) as *mut c_void }
 }
 
 pub unsafe extern "C" fn create_loc_conf(cf: *mut ngx_conf_t) -> *mut c_void {
     // SAFETY: as in `create_main_conf`.
-    unsafe { Pool::from_ngx_pool((*cf).pool).allocate(LocConf::default()) as *mut c_void }
+    unsafe { pool_allocate((*cf).pool, LocConf::default()) as *mut c_void }
 }
 
 pub unsafe extern "C" fn merge_loc_conf(

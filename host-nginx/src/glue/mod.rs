@@ -73,6 +73,37 @@ fn module() -> &'static ngx_module_t {
     unsafe { &*addr_of!(ngx_http_keyward_module) }
 }
 
+/// Moves `value` into `pool`, dropped when the pool is destroyed; NULL when out of memory.
+unsafe fn pool_allocate<T>(pool: *mut ngx::ffi::ngx_pool_t, value: T) -> *mut T {
+    // SAFETY: `pool` is live; `ngx_palloc` returns NULL or word-aligned memory of the size
+    // asked (T's alignment is at most a word: no SIMD types here); the value is written before
+    // the cleanup that drops it is registered, and dropped at once if that fails.
+    unsafe {
+        debug_assert!(std::mem::align_of::<T>() <= std::mem::size_of::<usize>());
+        let memory = ngx::ffi::ngx_palloc(pool, std::mem::size_of::<T>()) as *mut T;
+        if memory.is_null() {
+            return memory;
+        }
+        memory.write(value);
+        let cleanup = ngx::ffi::ngx_pool_cleanup_add(pool, 0);
+        if cleanup.is_null() {
+            std::ptr::drop_in_place(memory);
+            return std::ptr::null_mut();
+        }
+        (*cleanup).handler = Some(drop_in_pool::<T>);
+        (*cleanup).data = memory as *mut c_void;
+        memory
+    }
+}
+
+unsafe extern "C" fn drop_in_pool<T>(data: *mut c_void) {
+    // SAFETY: registered by `pool_allocate` for this `T`, run once when the pool is destroyed.
+    // A panic in a destructor must not unwind into nginx.
+    let _ = catch_unwind(AssertUnwindSafe(|| unsafe {
+        std::ptr::drop_in_place(data as *mut T)
+    }));
+}
+
 /// Runs `f`, turning a panic into `fallback` (no unwind may cross into nginx).
 fn guard<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
