@@ -175,9 +175,9 @@ impl Counter {
     #[inline]
     pub fn settle(&self, estimate: u64, actual: u64, now: u64) {
         self.roll_if_due(now);
-        if actual >= estimate {
+        if actual > estimate {
             self.used.fetch_add(actual - estimate, Ordering::AcqRel);
-        } else {
+        } else if actual < estimate {
             self.used.fetch_sub(estimate - actual, Ordering::AcqRel);
         }
         self.settled.fetch_add(actual, Ordering::AcqRel);
