@@ -138,3 +138,48 @@ fn rolling_windows_use_calendar_months() {
         nanos("2025-01-31T11:30:00Z")
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::super::ResetDuration;
+
+    fn unit() -> impl Strategy<Value = (char, u64, u32)> {
+        prop_oneof![
+            Just(('s', 1, 0)),
+            Just(('m', 60, 0)),
+            Just(('h', 3_600, 0)),
+            Just(('d', 86_400, 0)),
+            Just(('w', 604_800, 0)),
+            Just(('M', 0, 1)),
+            Just(('Q', 0, 3)),
+            Just(('Y', 0, 12)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_sequence_of_number_and_unit_parses_to_its_sum(
+            parts in prop::collection::vec((1..1_000u64, unit()), 1..5)
+        ) {
+            let text: String = parts.iter().map(|(n, (c, _, _))| format!("{n}{c}")).collect();
+            let parsed = ResetDuration::parse(&text).unwrap();
+            let seconds: u64 = parts.iter().map(|(n, (_, s, _))| n * s).sum();
+            let months: u32 = parts.iter().map(|(n, (_, _, m))| *n as u32 * m).sum();
+            prop_assert_eq!(parsed.fixed_seconds(), seconds);
+            prop_assert_eq!(parsed.months(), months);
+            prop_assert_eq!(parsed.as_str(), text.as_str());
+        }
+
+        #[test]
+        fn an_unknown_unit_is_a_syntax_error(n in 1..1_000u64, unit in "[a-zA-Z%.]") {
+            prop_assume!(!"smhdwMQY".contains(unit.as_str()));
+            let text = format!("1h{n}{unit}");
+            let error = ResetDuration::parse(&text).unwrap_err();
+            prop_assert!(
+                matches!(error, super::super::DurationError::Syntax { .. }),
+                "{} -> {}", text, error
+            );
+        }
+    }
+}
