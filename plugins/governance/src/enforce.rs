@@ -41,12 +41,21 @@ impl Engine {
         let now = self.now();
         let provider = request.provider.as_str();
         let model = request.model.as_str();
-        let (key, config) = self.locate(request.virtual_key_id.as_str(), provider)?;
-        let path = self.path_of(key, config);
-        let price = self.policy.prices.lookup(provider, model);
         let shadow = self.policy.options.shadow_mode;
         let mut would_deny: Option<KeywardError> = None;
-        if price.is_none() && path.has_budgets {
+        let (key, config) = match self.locate(request.virtual_key_id.as_str(), provider) {
+            Ok(found) => found,
+            // Shadow mode admitted what authorization would have refused: reserve at the levels
+            // that exist (the key's, without a provider config; or none).
+            Err(error) if shadow => {
+                would_deny = Some(error);
+                self.locate_leniently(request.virtual_key_id.as_str())
+            }
+            Err(error) => return Err(error),
+        };
+        let path = self.path_of(key, config);
+        let price = self.policy.prices.lookup(provider, model);
+        if price.is_none() && path.has_budgets && would_deny.is_none() {
             let error = KeywardError::new(
                 ErrorCode::MODEL_BLOCKED,
                 format!(
@@ -58,7 +67,7 @@ impl Engine {
             if !shadow {
                 return Err(error);
             }
-            would_deny = Some(error);
+            would_deny.get_or_insert(error);
         }
         let input = request.estimate.input_tokens;
         let max_output = match request.estimate.max_output_tokens {
@@ -154,6 +163,15 @@ impl Engine {
             }
         };
         Ok((u32::try_from(index).unwrap_or(NONE), config))
+    }
+
+    /// The key by id, without its provider config (shadow mode's fallback).
+    #[cold]
+    fn locate_leniently(&self, virtual_key_id: &str) -> (u32, u32) {
+        match self.policy.by_id.get(virtual_key_id) {
+            Some(&index) => (u32::try_from(index).unwrap_or(NONE), NONE),
+            None => (NONE, NONE),
+        }
     }
 
     /// A reserve for a request id that already holds a reservation: the same reservation when

@@ -97,3 +97,43 @@ fn limit_denials_are_reported_admitted_and_counted() {
     h.settle(2, usage(10, 10, None)).unwrap();
     assert_eq!(h.counter("b", "budget")["current_usage"], 40_000);
 }
+
+#[test]
+fn a_request_admitted_in_shadow_mode_also_reserves_and_settles() {
+    let h = harness(config());
+    // The provider is not configured: authorization would deny, reservation counts it at the
+    // key's levels and reports the same denial.
+    let admitted = h
+        .authorize(1, Some("sk-bf-x"), Some("bedrock"), "test-model")
+        .unwrap();
+    assert_eq!(admitted.would_deny, ErrorCode::PROVIDER_BLOCKED);
+    let reservation = h
+        .reserve(
+            1,
+            &admitted.virtual_key_id,
+            &admitted.provider,
+            "test-model",
+            10,
+            Some(10),
+        )
+        .unwrap();
+    assert_eq!(reservation.would_deny, ErrorCode::PROVIDER_BLOCKED);
+    assert_eq!(h.counter("b", "budget")["reserved"], 20_000);
+    h.settle(1, usage(10, 10, None)).unwrap();
+    // An unknown key is admitted without one.
+    let admitted = h
+        .authorize(2, Some("sk-bf-nobody"), Some("openai"), "test-model")
+        .unwrap();
+    assert_eq!(admitted.virtual_key_id, "");
+    let reservation = h
+        .reserve(
+            2,
+            &admitted.virtual_key_id,
+            &admitted.provider,
+            "test-model",
+            1,
+            Some(1),
+        )
+        .unwrap();
+    assert_eq!(reservation.would_deny, ErrorCode::NONE);
+}
