@@ -34,6 +34,11 @@ pub struct Args {
     #[arg(long, default_value = "gpt-4o")]
     pub model: String,
 
+    /// Call through the host slot's `Instance::call` (poison bookkeeping, `Result`
+    /// conversion) instead of the ABI trait object directly.
+    #[arg(long)]
+    pub host_call: bool,
+
     /// Print the results as JSON on stdout instead of a table.
     #[arg(long)]
     pub json: bool,

@@ -77,6 +77,7 @@ fn run(args: &Args) -> Result<(), String> {
                 threads: thread_count.max(1),
                 duration: Duration::from_secs_f64(args.duration),
                 batch: args.batch,
+                host_call: args.host_call,
             };
             let done = rows.len();
             let row = measure::run(&plan, |fraction| {
@@ -92,6 +93,7 @@ fn run(args: &Args) -> Result<(), String> {
         plugin_name: format!("{} {}", info.name, info.plugin_version),
         cores: std::thread::available_parallelism().map_or(1, usize::from),
         batch: args.batch,
+        host_call: args.host_call,
         duration_secs: args.duration,
         rows,
     };

@@ -1,6 +1,7 @@
-//! Timing one (keys, threads) row: every thread picks in a loop through the host's
-//! [`RoleSlot`] (one lock-free snapshot per batch, as a host holds one per request), timing
-//! batches of picks; the samples are the batches' mean ns per pick.
+//! Timing one (keys, threads) row: every thread takes a lock-free snapshot of the host's
+//! [`RoleSlot`] per batch (as a host holds one per request) and picks through the ABI trait
+//! object (or, with `--host-call`, through the slot's `Instance::call` wrapper), timing batches
+//! of picks; the samples are the batches' mean ns per pick.
 
 use std::{
     hint::black_box,
@@ -51,6 +52,9 @@ pub struct Plan<'a> {
     pub duration: Duration,
     /// Picks per timed batch.
     pub batch: u32,
+    /// Call through [`Instance::call`](keyward_plugin_api::loader::Instance::call) (the slot's
+    /// poison bookkeeping and `Result` conversion) rather than the ABI trait object directly.
+    pub host_call: bool,
 }
 
 const WARM_UP: Duration = Duration::from_millis(200);
@@ -110,9 +114,18 @@ fn worker(
     while !stop.load(Ordering::Relaxed) {
         let instance = plan.slot.load();
         let started = Instant::now();
-        for _ in 0..plan.batch {
-            let choice = instance.call(|selector| selector.select(black_box(&request)));
-            black_box(choice.expect("the benchmark workload is always servable"));
+        if plan.host_call {
+            for _ in 0..plan.batch {
+                let choice = instance.call(|selector| selector.select(black_box(&request)));
+                black_box(choice.expect("the benchmark workload is always servable"));
+            }
+        } else {
+            let selector = instance.role();
+            for _ in 0..plan.batch {
+                let choice = selector.select(black_box(&request));
+                assert!(choice.is_ok(), "the benchmark workload is always servable");
+                black_box(choice);
+            }
         }
         let elapsed = started.elapsed();
         if measuring.load(Ordering::Relaxed) {

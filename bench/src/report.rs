@@ -15,6 +15,8 @@ pub struct Report {
     pub cores: usize,
     /// Picks per timed batch.
     pub batch: u32,
+    /// Whether picks went through the slot's `Instance::call` wrapper.
+    pub host_call: bool,
     /// Seconds measured per row.
     pub duration_secs: f64,
     /// One row per (keys, threads).
@@ -39,8 +41,17 @@ pub fn add_speedups(rows: &mut [Row]) {
 /// The terminal table.
 pub fn table(report: &Report) -> String {
     let mut out = format!(
-        "{} ({}), {} cores, batches of {} picks, {:.1} s per row\n\n",
-        report.plugin_name, report.plugin, report.cores, report.batch, report.duration_secs
+        "{} ({}), {} cores, batches of {} picks, {:.1} s per row, {}\n\n",
+        report.plugin_name,
+        report.plugin,
+        report.cores,
+        report.batch,
+        report.duration_secs,
+        if report.host_call {
+            "through Instance::call"
+        } else {
+            "direct ABI calls"
+        }
     );
     out.push_str("   keys  threads  median ns/pick  p99 ns/pick    picks/s  speedup\n");
     out.push_str("-------  -------  --------------  -----------  ---------  -------\n");
