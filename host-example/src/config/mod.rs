@@ -177,6 +177,16 @@ impl HostConfig {
 
     /// Resolves environment references, fills missing ids, and checks uniqueness rules.
     pub fn prepare(&mut self) -> Result<(), ConfigError> {
+        for (provider, entry) in &self.providers {
+            if let Some(url) = &entry.network_config.base_url {
+                resolve_env_string(url).map_err(|variable| {
+                    ConfigError::new(
+                        format!("providers.{provider}.network_config.base_url"),
+                        format!("environment variable {variable} is not set"),
+                    )
+                })?;
+            }
+        }
         let mut names: BTreeMap<String, String> = BTreeMap::new();
         let mut ids: BTreeMap<String, String> = BTreeMap::new();
         for (provider, entry) in &mut self.providers {
@@ -237,6 +247,15 @@ impl HostConfig {
     /// as their environment variable, so a restart rebuilds the same configuration.
     pub fn to_saved_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         keyward_plugin_api::model::secret::with_exposed_secrets(|| serde_json::to_vec_pretty(self))
+    }
+}
+
+/// A string that may be an `env.NAME` reference (Bifrost's form), resolved; `Err` names the
+/// missing variable.
+pub fn resolve_env_string(text: &str) -> Result<String, String> {
+    match text.strip_prefix("env.") {
+        Some(name) if !name.is_empty() => std::env::var(name).map_err(|_| name.to_owned()),
+        _ => Ok(text.to_owned()),
     }
 }
 

@@ -172,7 +172,8 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
     let kind = kind_of(name, provider);
     let base_url = network
         .base_url
-        .clone()
+        .as_deref()
+        .and_then(|url| crate::config::resolve_env_string(url).ok())
         .or_else(|| default_base_url(name).map(str::to_owned))
         .map(|u| u.trim_end_matches('/').to_owned());
     let extra_headers = network
