@@ -160,7 +160,10 @@ fn swaps_under_load_fail_no_request_and_lose_no_usage() {
         &failures[..failures.len().min(3)]
     );
     let ok = ok.load(Ordering::Relaxed);
-    eprintln!("{ok} requests served across {} reloads", served_by.len() + 2);
+    eprintln!(
+        "{ok} requests served across {} reloads",
+        served_by.len() + 2
+    );
     assert!(ok > 50, "the load kept flowing: {ok} requests");
     let distinct: std::collections::BTreeSet<&String> = served_by.iter().collect();
     assert_eq!(distinct.len(), 2, "both selectors served: {served_by:?}");
