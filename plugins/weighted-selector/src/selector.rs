@@ -3,8 +3,9 @@
 //!
 //! - Unconstrained requests (no pin, no allow-list, no failures): one alias-table draw.
 //! - An allow-list or failed keys: up to [`REJECTION_TRIES`] draws, keeping the first fresh,
-//!   allowed key (exactly the weighted distribution restricted to those keys); then a two-pass
-//!   weighted scan over the admitted keys, best tier first (see
+//!   allowed key (exactly the weighted distribution restricted to those keys) — skipped when a
+//!   short allow-list admits under half the table; then a two-pass weighted scan over the
+//!   admitted keys, best tier first (see
 //!   [`constraints`](keyward_plugin_api::model::key::constraints)).
 //! - A pinned key (by id or name) is served when it is still a candidate.
 
@@ -114,7 +115,13 @@ fn constrained_pick(
     request: &SelectRequest<'_>,
 ) -> Result<usize, KeywardError> {
     let constraints = Constraints::of(request);
-    for _ in 0..REJECTION_TRIES {
+    // Draws only pay off when most of the table is admitted: a short allow-list over a big
+    // table goes straight to the scan (which then walks the allow-list, not the table).
+    let tries = match constraints.allowed() {
+        Some(ids) if ids.len() * 2 < table.len() => 0,
+        _ => REJECTION_TRIES,
+    };
+    for _ in 0..tries {
         let position = table.sample(fastrand::u64(..));
         if constraints.tier(&table.entry(position).id) == Tier::Fresh {
             return Ok(position);

@@ -30,6 +30,8 @@ pub struct Entry {
 #[derive(Debug, Default)]
 pub struct WeightedTable {
     entries: Box<[Entry]>,
+    /// The entries' keys, sorted: a compact array for finding a key's position.
+    keys: Box<[u32]>,
 }
 
 impl WeightedTable {
@@ -53,8 +55,9 @@ impl WeightedTable {
                 name: candidate.name.into(),
                 provider_model: candidate.provider_model.map(Into::into),
             })
-            .collect();
-        Self { entries }
+            .collect::<Box<[Entry]>>();
+        let keys = entries.iter().map(|e| e.key).collect();
+        Self { entries, keys }
     }
 
     /// The entry at `position`.
@@ -89,7 +92,7 @@ impl CandidateTable for WeightedTable {
 
     #[inline]
     fn position_of(&self, key: u32) -> Option<usize> {
-        self.entries.binary_search_by_key(&key, |e| e.key).ok()
+        self.keys.binary_search(&key).ok()
     }
 
     #[inline]

@@ -150,8 +150,12 @@ fn for_each_admitted<T: CandidateTable, U>(
     }
 }
 
+/// Admitted candidates remembered between the two passes of [`weighted_scan`], on the stack.
+const REMEMBERED: usize = 32;
+
 /// A weighted pick among the admitted candidates of the best usable tier: two passes over the
-/// admitted candidates, no allocation. `random_below(n)` returns a uniform value in `0..n`.
+/// admitted candidates (the second over the first's findings when they fit on the stack), no
+/// allocation. `random_below(n)` returns a uniform value in `0..n`.
 pub fn weighted_scan<T: CandidateTable, U>(
     table: &T,
     provider: &ProviderIndex<U>,
@@ -160,10 +164,14 @@ pub fn weighted_scan<T: CandidateTable, U>(
 ) -> Result<usize, NoPick> {
     let mut counts = [0u64; 3];
     let mut weights = [0u64; 3];
-    let mut admitted = 0u64;
+    let mut admitted = 0usize;
+    let mut remembered = [(0usize, Tier::Excluded); REMEMBERED];
     for_each_admitted(table, provider, constraints, |position, id| {
-        admitted += 1;
         let tier = constraints.failure_tier(id);
+        if let Some(slot) = remembered.get_mut(admitted) {
+            *slot = (position, tier);
+        }
+        admitted += 1;
         if tier != Tier::Excluded {
             counts[tier as usize] += 1;
             weights[tier as usize] += table.weight_at(position);
@@ -180,8 +188,8 @@ pub fn weighted_scan<T: CandidateTable, U>(
     let uniform = weight == 0;
     let mut target = random_below(if uniform { count } else { weight });
     let mut chosen = None;
-    for_each_admitted(table, provider, constraints, |position, id| {
-        if chosen.is_some() || constraints.failure_tier(id) != tier {
+    let mut consider = |position: usize, candidate_tier: Tier| {
+        if chosen.is_some() || candidate_tier != tier {
             return;
         }
         let share = if uniform {
@@ -194,7 +202,16 @@ pub fn weighted_scan<T: CandidateTable, U>(
         } else {
             target -= share;
         }
-    });
+    };
+    if admitted <= REMEMBERED {
+        for &(position, candidate_tier) in &remembered[..admitted] {
+            consider(position, candidate_tier);
+        }
+    } else {
+        for_each_admitted(table, provider, constraints, |position, id| {
+            consider(position, constraints.failure_tier(id));
+        });
+    }
     chosen.ok_or(NoPick::AllExcluded)
 }
 

@@ -11,14 +11,12 @@
 //! Lookups are case-insensitive (ASCII): an exact lookup first, then a lowercased copy in a
 //! stack buffer, then (for names longer than the buffer) a scan.
 
-mod hasher;
 mod model_map;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Key, config::KeysConfig, routing::Route};
 use crate::{ffi::RequestKind, model::weight::Weight};
-use hasher::BuildModelHasher;
 use model_map::{ModelMap, same_name};
 
 /// Model names up to this many bytes are lowercased on the stack for a lookup.
@@ -77,8 +75,8 @@ pub struct ProviderIndex<T> {
     name: Box<str>,
     keys: Box<[IndexedKey]>,
     enabled_keys: usize,
-    by_id: HashMap<Box<str>, u32, BuildModelHasher>,
-    by_name: HashMap<Box<str>, u32, BuildModelHasher>,
+    by_id: ModelMap<u32>,
+    by_name: ModelMap<u32>,
     models: ModelMap<Tables<T>>,
     unlisted: Tables<T>,
 }
@@ -246,15 +244,16 @@ fn build_provider<T>(
         .iter()
         .filter_map(|&p| keys[p as usize].route_unlisted().map(|route| (p, route)));
     let unlisted = build_tables(&mut unlisted_routes);
-    let mut by_id = HashMap::with_capacity_and_hasher(keys.len(), BuildModelHasher);
-    let mut by_name = HashMap::with_capacity_and_hasher(keys.len(), BuildModelHasher);
+    let (mut ids, mut names) = (BTreeSet::new(), BTreeSet::new());
+    let mut by_id = Vec::with_capacity(keys.len());
+    let mut by_name = Vec::with_capacity(keys.len());
     for (position, key) in (0u32..).zip(keys) {
-        by_id
-            .entry(key.id.clone().into_boxed_str())
-            .or_insert(position);
-        by_name
-            .entry(key.name.clone().into_boxed_str())
-            .or_insert(position);
+        if ids.insert(key.id.as_str()) {
+            by_id.push((key.id.as_str().into(), position));
+        }
+        if names.insert(key.name.as_str()) {
+            by_name.push((key.name.as_str().into(), position));
+        }
     }
     ProviderIndex {
         name: name.into(),
@@ -267,8 +266,8 @@ fn build_provider<T>(
             })
             .collect(),
         enabled_keys: keys.iter().filter(|k| k.is_enabled()).count(),
-        by_id,
-        by_name,
+        by_id: ModelMap::new(by_id),
+        by_name: ModelMap::new(by_name),
         models: ModelMap::new(models),
         unlisted,
     }
