@@ -119,13 +119,13 @@ fn an_update_that_sends_the_redacted_value_back_keeps_the_secret() {
 #[test]
 fn deleting_a_key_returns_it_redacted() {
     let host = Host::start("keys-delete", &test_config());
-    let deleted = host.admin("DELETE", "/api/providers/openai/keys/oa-2", None);
+    let deleted = host.admin("DELETE", "/api/providers/openai/keys/oa-1", None);
     assert_eq!(deleted.status, 200, "{}", deleted.text);
-    assert_eq!(deleted.body["id"], "oa-2");
+    assert_eq!(deleted.body["id"], "oa-1");
     assert_no_secret(&deleted.text);
     assert_eq!(
         assert_envelope(
-            &host.admin("GET", "/api/providers/openai/keys/oa-2", None),
+            &host.admin("GET", "/api/providers/openai/keys/oa-1", None),
             404
         ),
         "not_found"
@@ -233,5 +233,25 @@ fn every_validation_error_has_its_status_and_names_the_field() {
             .unwrap()
             .len(),
         3
+    );
+}
+
+#[test]
+fn a_key_a_virtual_key_allows_cannot_be_deleted_until_the_reference_is_gone() {
+    let host = Host::start("keys-referenced", &test_config());
+    // vk-alpha's openai provider config allows only oa-2.
+    let refused = host.admin("DELETE", "/api/providers/openai/keys/oa-2", None);
+    assert_envelope(&refused, 409);
+    assert!(refused.text.contains("vk-alpha"), "{}", refused.text);
+    let cleared = host.admin(
+        "PUT",
+        "/api/governance/virtual-keys/vk-alpha",
+        Some(&json!({"provider_configs": [{"provider": "openai", "allowed_models": ["gpt-4o-mini"]}]})),
+    );
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    assert_eq!(
+        host.admin("DELETE", "/api/providers/openai/keys/oa-2", None)
+            .status,
+        200
     );
 }

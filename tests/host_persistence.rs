@@ -32,7 +32,7 @@ fn a_restart_keeps_every_change() {
     assert_eq!(vk.status, 200, "{}", vk.text);
     let vk_id = vk.body["virtual_key"]["id"].as_str().unwrap().to_owned();
     assert_eq!(
-        host.admin("DELETE", "/api/providers/openai/keys/oa-2", None)
+        host.admin("DELETE", "/api/providers/openai/keys/oa-1", None)
             .status,
         200
     );
@@ -47,7 +47,7 @@ fn a_restart_keeps_every_change() {
         .collect();
     assert!(names.contains(&"kept"), "{names:?}");
     assert!(
-        !names.contains(&"openai-secondary"),
+        !names.contains(&"openai-primary"),
         "the deletion is kept too: {names:?}"
     );
     assert_eq!(

@@ -8,7 +8,7 @@ use support::host::{Host, default_plugins, scratch_dir, test_config};
 
 fn start_error(name: &str, config: &serde_json::Value, env: &[(&str, &str)]) -> String {
     let dir = scratch_dir(name);
-    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    std::fs::write(dir.join("config.json"), config.to_string()).expect("write the config");
     match Host::start_with_env(dir, env) {
         Ok(_) => panic!("the host started with an invalid configuration"),
         Err(logs) => logs,

@@ -23,8 +23,8 @@ use support::{
 /// Puts `from` at `to` the way a deployment does: a new file renamed into place.
 fn deploy(from: &Path, to: &Path) {
     let staging = to.with_extension("staging");
-    std::fs::copy(from, &staging).unwrap();
-    std::fs::rename(&staging, to).unwrap();
+    std::fs::copy(from, &staging).expect("copy the plugin");
+    std::fs::rename(&staging, to).expect("rename it into place");
 }
 
 #[test]

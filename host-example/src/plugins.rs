@@ -92,8 +92,8 @@ pub struct Prepared {
 /// One plugin of a [`ReloadReport`].
 #[derive(Clone, Debug, Serialize)]
 pub struct ReloadedPlugin {
-    /// The roles built from it.
-    pub roles: Vec<&'static str>,
+    /// The roles this host built from it (`roles`, from the load report, is what it provides).
+    pub serves: Vec<&'static str>,
     /// The load report (paths, versions, mapping cost).
     #[serde(flatten)]
     pub load: LoadReport,
@@ -150,7 +150,7 @@ impl PluginHost {
             let module = load_plugin_in(&group.entry.path, &copy_dir)?;
             let set = module.instantiate(&config_json(group, data), group.roles, host.clone())?;
             report.push(ReloadedPlugin {
-                roles: group.roles.names(),
+                serves: group.roles.names(),
                 load: module.report().clone(),
             });
             modules.insert(group.entry.path.clone(), module);
@@ -210,7 +210,7 @@ impl PluginHost {
                 self.rehearse_enforcer_transfer(&module, &config, group.roles)?;
             }
             report.push(ReloadedPlugin {
-                roles: group.roles.names(),
+                serves: group.roles.names(),
                 load: module.report().clone(),
             });
             fresh.insert(path.clone(), module);

@@ -82,7 +82,7 @@ pub fn start(args: &Args) -> Result<Started, String> {
         tracing::info!(
             plugin = %plugin.load.name,
             path = %plugin.load.path.display(),
-            roles = ?plugin.roles,
+            roles = ?plugin.serves,
             interface = %plugin.load.interface_version,
             "plugin ready"
         );

@@ -119,6 +119,7 @@ async fn remove(
     let removed = state
         .store
         .update(move |config| {
+            refuse_if_referenced(config, &provider, &key_id)?;
             let keys = &mut provider_of_mut(config, &provider)?.keys;
             let index = keys
                 .iter()
@@ -128,6 +129,29 @@ async fn remove(
         })
         .await?;
     Ok(Json(removed))
+}
+
+/// A key a virtual key's provider config lists cannot be deleted: dropping it from the list would
+/// widen that config to every key (an empty list allows all), so the reference is removed first.
+fn refuse_if_referenced(config: &HostConfig, provider: &str, key_id: &str) -> Result<(), ApiError> {
+    let documents = super::governance::document(config)?;
+    let user = documents.virtual_keys.iter().find(|vk| {
+        vk.provider_configs
+            .iter()
+            .any(|c| c.provider == provider && c.keys.iter().any(|k| k.key_id == key_id))
+    });
+    match user {
+        Some(vk) => Err(ApiError::conflict(
+            "key_id",
+            format!(
+                "provider key {} is allowed by virtual key {} ({}); remove it from that key's provider_configs first",
+                super::extract::truncate(key_id),
+                super::extract::truncate(&vk.name),
+                super::extract::truncate(&vk.id)
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn provider_of<'c>(

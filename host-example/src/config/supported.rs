@@ -16,7 +16,7 @@ const TOP_LEVEL: &[&str] = &[
 ];
 
 /// Provider fields keyward reads.
-const PROVIDER: &[&str] = &["keys", "network_config"];
+const PROVIDER: &[&str] = &["keys", "network_config", "custom_provider_config"];
 
 /// Network fields keyward reads.
 const NETWORK: &[&str] = &[
