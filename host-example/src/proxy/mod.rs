@@ -374,7 +374,7 @@ async fn forward_in_span(
                             (upstream_started - started).as_secs_f64(),
                             upstream_started.elapsed().as_secs_f64(),
                         );
-                        tracing::info!(
+                        tracing::debug!(
                             key_id = %key_id,
                             status = status.as_u16(),
                             attempt,
