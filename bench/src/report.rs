@@ -81,3 +81,6 @@ fn human_rate(per_sec: f64) -> String {
         format!("{per_sec:.0}")
     }
 }
+
+#[cfg(test)]
+mod tests;

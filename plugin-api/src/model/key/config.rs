@@ -48,14 +48,20 @@ impl From<ConfigError> for KeywardError {
     }
 }
 
+/// Parses JSON text into any model type, naming the path of a bad field in the error (for a
+/// single [`Key`] in a management API body: `models[1]: invalid type: ...`).
+pub fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ConfigError> {
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| ConfigError {
+        path: error.path().to_string(),
+        message: error.inner().to_string(),
+    })
+}
+
 impl KeysConfig {
     /// Parses the JSON text, without validating or resolving anything.
     pub fn parse(json: &str) -> Result<Self, ConfigError> {
-        let mut deserializer = serde_json::Deserializer::from_str(json);
-        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| ConfigError {
-            path: error.path().to_string(),
-            message: error.inner().to_string(),
-        })
+        parse_json(json)
     }
 
     /// Parses, validates and resolves `env.NAME` references from the process environment.

@@ -1,6 +1,11 @@
 use std::collections::BTreeMap;
 
-use super::{Alias, Key, config::KeysConfig, hash::sha256, routing::Route};
+use super::{
+    Alias, Key,
+    config::{KeysConfig, parse_json},
+    hash::sha256,
+    routing::Route,
+};
 use crate::model::{
     secret::{EnvValue, redact, with_exposed_secrets},
     weight::Weight,
@@ -292,4 +297,16 @@ fn a_valid_config_loads_with_ids_from_names_and_env_resolved() {
     let key = &config.providers["openai"].keys[0];
     assert_eq!(key.id, "main");
     assert_eq!(key.value.expose(), "sk-from-env");
+}
+
+#[test]
+fn a_single_key_document_names_its_bad_field() {
+    let error = parse_json::<Key>(r#"{"id": "k", "models": ["a", 7]}"#).expect_err("a number");
+    assert_eq!(error.path, "models[1]");
+    let error = parse_json::<Key>(r#"{"id": "k", "bedrock_key_config": {"batch_s3_config": {"buckets": [{"is_default": "yes"}]}}}"#)
+        .expect_err("a string flag");
+    assert_eq!(
+        error.path,
+        "bedrock_key_config.batch_s3_config.buckets[0].is_default"
+    );
 }
