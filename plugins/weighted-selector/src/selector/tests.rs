@@ -178,7 +178,7 @@ fn failed_keys_come_back_only_when_nothing_else_is_left() {
 const RULES: &str = r#"{"providers": {
   "openai": {"network_config": {"default_request_timeout_in_seconds": 30}, "keys": [
     {"id": "main", "name": "Main", "value": "sk-main-0123456789abcdef", "models": ["GPT-4o", "gpt-4o-mini", "fast"], "aliases": {"fast": "gpt-4o-mini-2024-07-18"}},
-    {"id": "batch", "name": "Batch", "value": "sk-batch-0123456789", "models": ["*"], "blacklisted_models": ["gpt-4o-mini"], "use_for_batch_api": true},
+    {"id": "batch", "name": "Batch", "value": "sk-batch-0123456789", "models": ["*"], "blacklisted_models": ["gpt-4o-mini", "fast"], "use_for_batch_api": true},
     {"id": "off", "name": "Off", "value": "sk-off-0123456789", "enabled": false}
   ]},
   "azure": {"keys": [
