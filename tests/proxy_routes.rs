@@ -219,3 +219,23 @@ fn bad_bodies_are_400s_naming_the_field() {
     assert_envelope(&garbage, 400);
     assert!(mock.received().is_empty());
 }
+
+#[test]
+fn a_body_over_the_limit_is_a_413_in_the_envelope() {
+    let mock = MockUpstream::start();
+    let mut config = proxy_config(&mock);
+    config["client"]["max_request_body_size_mb"] = json!(1);
+    let host = Host::start("proxy-413", &config);
+    let big = format!(
+        r#"{{"model": "openai/gpt-4o", "messages": [{{"role": "user", "content": "{}"}}]}}"#,
+        "x".repeat(1_100_000)
+    );
+    let reply = host.raw(
+        "POST",
+        "/v1/chat/completions",
+        Some(&big),
+        &[("authorization", "Bearer sk-bf-open-0123456789")],
+    );
+    assert_eq!(assert_envelope(&reply, 413), "payload_too_large");
+    assert!(mock.received().is_empty());
+}

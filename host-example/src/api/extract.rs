@@ -11,6 +11,25 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 
+/// A request body, with a refusal (too large, unreadable) answered in the envelope.
+#[derive(Debug)]
+pub struct RawBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Bytes::from_request(request, state).await.map(RawBody).map_err(|rejection| {
+            let status = rejection.status();
+            if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(status, "payload_too_large", "the request body is larger than the configured limit (client.max_request_body_size_mb)")
+            } else {
+                ApiError::bad_request("body", format!("cannot read the request body: {rejection}"))
+            }
+        })
+    }
+}
+
 /// A JSON body deserialized with the failing field's path in the error.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
@@ -19,19 +38,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                let status = rejection.status();
-                if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(status, "payload_too_large", "the request body is too large")
-                } else {
-                    ApiError::bad_request(
-                        "body",
-                        format!("cannot read the request body: {rejection}"),
-                    )
-                }
-            })?;
+        let RawBody(bytes) = RawBody::from_request(request, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
 }

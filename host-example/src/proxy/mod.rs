@@ -50,6 +50,7 @@ use self::{inference::Inference, settle::Settlement, upstream::ProviderKind};
 use crate::api::{
     AppState,
     error::{ApiError, ExtraFields},
+    extract::RawBody,
 };
 
 /// The largest upstream answer read whole (non-streaming), in bytes.
@@ -107,7 +108,7 @@ pub fn routes() -> Router<AppState> {
 async fn chat_completions(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     forward(
         state,
@@ -123,7 +124,7 @@ async fn chat_completions(
 async fn text_completions(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Response {
     forward(
         state,
@@ -136,7 +137,11 @@ async fn text_completions(
     .await
 }
 
-async fn embeddings(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn embeddings(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> Response {
     forward(
         state,
         RequestKind::EMBEDDING,
