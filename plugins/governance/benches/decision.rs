@@ -12,6 +12,9 @@
 //!   counter, so its cache line would bounce), the time is per iteration of both threads at
 //!   once (throughput ratio = 2 x one-thread time / two-thread time).
 //!
+//! - `authorize/1 thread (same loop)`, `authorize/2 threads`: authorization alone (read-only),
+//!   the same way: it separates the machine's own two-thread scaling from the counters'.
+//!
 //! Each key has a provider-config budget, a key budget, request and token limits, a team budget
 //! and a customer budget: a reservation touches six counters.
 //!
@@ -211,6 +214,25 @@ impl Caller<'_> {
         total
     }
 
+    /// `iters` authorizations, untimed (the caller times the whole).
+    fn authorizations(&self, iters: u64) {
+        let headers = [Header {
+            name: RStr::from_str("authorization"),
+            value: RStr::from_str(&self.bearer),
+        }];
+        for id in 0..iters {
+            let request = AuthorizeRequest {
+                request_id: id,
+                headers: RSlice::from_slice(&headers),
+                provider: ROption::RSome(RStr::from_str("openai")),
+                model: RStr::from_str("gpt-4o"),
+                kind: RequestKind::CHAT_COMPLETION,
+                estimate: UsageEstimate::default(),
+            };
+            std::hint::black_box(self.authorizer.authorize(&request).unwrap());
+        }
+    }
+
     /// `iters` full cycles, untimed (the caller times the whole).
     fn cycles(&self, iters: u64) {
         let first = NEXT_ID.fetch_add(iters, Ordering::Relaxed);
@@ -270,7 +292,88 @@ fn bench(c: &mut Criterion) {
             started.elapsed()
         })
     });
+    group.bench_function("authorize/2 threads, different keys", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            std::thread::scope(|scope| {
+                for caller in &two {
+                    scope.spawn(move || caller.authorizations(iters));
+                }
+            });
+            started.elapsed()
+        })
+    });
+    group.bench_function("authorize/1 thread (same loop)", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            one.authorizations(iters);
+            started.elapsed()
+        })
+    });
     group.finish();
+    cpu_time_report(&one, &two);
+}
+
+/// This thread's time on a CPU so far, in nanoseconds (`/proc/thread-self/schedstat`), or
+/// `None` where that is not available.
+fn thread_cpu_nanos() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Full cycles on one thread, then on two threads at once (different keys), reporting wall
+/// time and each thread's own CPU time per cycle. On a machine whose other cores are busy the
+/// wall time of two threads says little; CPU time per cycle that stays flat from one thread to
+/// two means the threads do not slow each other (no shared cache lines), so two free cores give
+/// twice the throughput.
+fn cpu_time_report(one: &Caller<'_>, two: &[Caller<'_>; 2]) {
+    const CALLS: u64 = 1_000_000;
+    let report = |what: &str, work: &(dyn Fn(&Caller<'_>) + Sync)| {
+        let measure = |caller: &Caller<'_>| {
+            let cpu = thread_cpu_nanos();
+            let started = Instant::now();
+            work(caller);
+            let wall = started.elapsed().as_nanos() as f64 / CALLS as f64;
+            let cpu = cpu
+                .zip(thread_cpu_nanos())
+                .map(|(before, after)| (after - before) as f64 / CALLS as f64);
+            (wall, cpu)
+        };
+        let (wall_one, cpu_one) = measure(one);
+        let results: Vec<(f64, Option<f64>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = two
+                .iter()
+                .map(|caller| scope.spawn(move || measure(caller)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("bench thread"))
+                .collect()
+        });
+        let show =
+            |cpu: Option<f64>| cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0} ns"));
+        let ratio = match (cpu_one, results[0].1, results[1].1) {
+            (Some(one), Some(a), Some(b)) => format!("{:.2}x", 2.0 * one / ((a + b) / 2.0)),
+            _ => "n/a".to_owned(),
+        };
+        eprintln!(
+            "{what}, {CALLS} per thread: 1 thread: wall {wall_one:.0} ns, cpu {}; 2 threads: \
+             wall {:.0} / {:.0} ns, cpu {} / {}; two-thread throughput by CPU time: {ratio}",
+            show(cpu_one),
+            results[0].0,
+            results[1].0,
+            show(results[0].1),
+            show(results[1].1),
+        );
+    };
+    report("cycle (authorize + reserve + settle)", &|c| c.cycles(CALLS));
+    report("authorize only (read-only control)", &|c| {
+        c.authorizations(CALLS)
+    });
 }
 
 /// The criterion group (`criterion_group!` generates an undocumented `pub fn`; the allowance
