@@ -16,15 +16,6 @@ pub fn routes() -> Router<AppState> {
         .route("/api/governance/rate-limits", get(rate_limits))
 }
 
-fn usage(state: &AppState) -> UsageView {
-    state
-        .store
-        .plugins()
-        .snapshot_usage()
-        .map(|s| UsageView::from_snapshot(&s))
-        .unwrap_or_default()
-}
-
 async fn budgets(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let documents = document(&state.store.snapshot())?;
     let mut all: Vec<Budget> = documents.budgets.clone();
@@ -40,7 +31,7 @@ async fn budgets(State(state): State<AppState>) -> Result<Json<Value>, ApiError>
     for customer in &documents.customers {
         all.extend(customer.all_budgets().cloned());
     }
-    let view = usage(&state);
+    let view = UsageView::current(&state);
     for budget in &mut all {
         view.fill_budget(budget);
     }
@@ -62,7 +53,7 @@ async fn rate_limits(State(state): State<AppState>) -> Result<Json<Value>, ApiEr
     for customer in &documents.customers {
         all.extend(customer.rate_limit.iter().cloned());
     }
-    let view = usage(&state);
+    let view = UsageView::current(&state);
     for limit in &mut all {
         view.fill_rate_limit(limit);
     }

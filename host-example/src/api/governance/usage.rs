@@ -23,6 +23,16 @@ struct RateLimitUsage {
 }
 
 impl UsageView {
+    /// The view of the enforcer's current counters (empty when it cannot snapshot).
+    pub fn current(state: &crate::api::AppState) -> Self {
+        state
+            .store
+            .plugins()
+            .snapshot_usage()
+            .map(|s| Self::from_snapshot(&s))
+            .unwrap_or_default()
+    }
+
     /// Reads a snapshot of the governance plugin's state (`keyward-governance-state/1`, see
     /// `docs/governance.md`): `counters[]` of `{limit_id, kind, current_usage,
     /// current_usage_dollars, last_reset}` where `kind` is `budget`, `requests` or `tokens`. An

@@ -101,7 +101,7 @@ async fn list(State(state): State<AppState>, query: RawQuery) -> Result<Json<Val
 
     let config = state.store.snapshot();
     let documents = document(&config)?;
-    let usage = usage_view(&state);
+    let usage = UsageView::current(&state);
     let mut keys: Vec<VirtualKey> = documents
         .virtual_keys
         .iter()
@@ -156,7 +156,7 @@ async fn read(
         .find(|vk| vk.id == vk_id)
         .ok_or_else(|| not_found(&vk_id))?;
     Ok(Json(
-        json!({ "virtual_key": embed(vk, &documents, &config, &usage_view(&state)) }),
+        json!({ "virtual_key": embed(vk, &documents, &config, &UsageView::current(&state)) }),
     ))
 }
 
@@ -211,7 +211,7 @@ async fn create(
         .ok_or_else(|| not_found(&id))?;
     Ok(Json(json!({
         "message": "Virtual key created successfully",
-        "virtual_key": embed(vk, &documents, &config, &usage_view(&state)),
+        "virtual_key": embed(vk, &documents, &config, &UsageView::current(&state)),
     })))
 }
 
@@ -254,7 +254,7 @@ async fn update(
         .ok_or_else(|| not_found(&id))?;
     Ok(Json(json!({
         "message": "Virtual key updated successfully",
-        "virtual_key": embed(vk, &documents, &config, &usage_view(&state)),
+        "virtual_key": embed(vk, &documents, &config, &UsageView::current(&state)),
     })))
 }
 
@@ -286,15 +286,6 @@ async fn remove(
 
 fn not_found(vk_id: &str) -> ApiError {
     ApiError::not_found(format!("virtual key not found: {}", truncate(vk_id)))
-}
-
-fn usage_view(state: &AppState) -> UsageView {
-    state
-        .store
-        .plugins()
-        .snapshot_usage()
-        .map(|s| UsageView::from_snapshot(&s))
-        .unwrap_or_default()
 }
 
 fn spent(vk: &VirtualKey) -> f64 {
