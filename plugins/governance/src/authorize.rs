@@ -59,7 +59,7 @@ impl Engine {
             }};
         }
 
-        let anonymous = admission("", requested_provider(request));
+        let anonymous = || admission("", requested_provider(request));
         let Some(value) = find_virtual_key(request.headers.as_slice()) else {
             if self.policy.options.enforce_virtual_keys {
                 deny!(KeywardError::new(
@@ -68,14 +68,14 @@ impl Engine {
                      Authorization: Bearer, x-api-key, api-key or x-goog-api-key",
                 ));
             }
-            return Ok(self.finish(request.request_id, anonymous, would_deny));
+            return Ok(self.finish(request.request_id, anonymous(), would_deny));
         };
         let Some(&index) = self.policy.by_value.get(value) else {
             deny!(KeywardError::new(
                 ErrorCode::VIRTUAL_KEY_NOT_FOUND,
                 "the virtual key is not known",
             ));
-            return Ok(self.finish(request.request_id, anonymous, would_deny));
+            return Ok(self.finish(request.request_id, anonymous(), would_deny));
         };
         let key = &self.policy.keys[index];
         if !key.active {
