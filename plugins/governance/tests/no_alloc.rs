@@ -1,0 +1,152 @@
+//! Proves the admit path allocates nothing: a counting global allocator wraps the system
+//! allocator, and admissions through the ABI-boxed authorizer (named provider with an allow-list
+//! of keys, provider chosen by weight with fallbacks, no virtual key) leave the count unchanged.
+//! Reservation and settlement allocate nothing either once the reservation table has room
+//! (it starts with room for thousands of requests in flight).
+
+// A global allocator is `unsafe impl GlobalAlloc` by definition; this test file is the only
+// place in this crate that needs it, and it only forwards to the system allocator.
+#![allow(unsafe_code)]
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{
+    alloc::{GlobalAlloc, Layout, System},
+    cell::Cell,
+};
+
+use abi_stable::std_types::{ROption, RSlice, RStr};
+use keyward_governance::build_role_set;
+use keyward_plugin_api::{
+    ffi::{AuthorizeRequest, Header, RequestKind, ReserveRequest, RoleMask, Usage, UsageEstimate},
+    hosts::ManualHost,
+};
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+struct CountingAllocator;
+
+// SAFETY: every call forwards to `System` unchanged; the counter is a thread-local `Cell`
+// with a const initializer, which never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations_during(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+const CONFIG: &str = r#"{
+  "pricing": {"test-model": {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.000001}},
+  "teams": [{"id": "t", "budget": {"id": "b-team", "max_limit": 1000, "reset_duration": "1M"}}],
+  "virtual_keys": [{"id": "vk", "value": "sk-bf-x", "team_id": "t",
+    "budgets": [{"id": "b", "max_limit": 1000, "reset_duration": "1d"}],
+    "rate_limit": {"request_max_limit": 1000000, "request_reset_duration": "1h",
+                   "token_max_limit": 1000000000, "token_reset_duration": "1h"},
+    "provider_configs": [
+      {"provider": "openai", "weight": 2, "keys": ["k1", "k2"]},
+      {"provider": "azure", "weight": 1, "allow_all_keys": true},
+      {"provider": "anthropic", "weight": 1}
+    ]}]
+}"#;
+
+#[test]
+fn admissions_and_reservations_allocate_nothing() {
+    let host = ManualHost::at_unix_secs(1_747_236_600);
+    let set = build_role_set(
+        CONFIG,
+        RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT),
+        host.handle(),
+    )
+    .unwrap();
+    let authorizer = set.authorizer.unwrap();
+    let enforcer = set.enforcer.unwrap();
+    let with_key = [Header {
+        name: RStr::from_str("authorization"),
+        value: RStr::from_str("Bearer sk-bf-x"),
+    }];
+    let request =
+        |headers: &'static [Header<'static>], provider: Option<&'static str>| AuthorizeRequest {
+            request_id: 1,
+            headers: RSlice::from_slice(headers),
+            provider: provider.map(RStr::from_str).into(),
+            model: RStr::from_str("test-model"),
+            kind: RequestKind::CHAT_COMPLETION,
+            estimate: UsageEstimate::default(),
+        };
+    let with_key: &'static [Header<'static>] = Box::leak(Box::new(with_key));
+    let named = request(with_key, Some("openai"));
+    let chosen = request(with_key, None);
+    let anonymous = request(&[], Some("openai"));
+    // Warm up thread-locals (the random generator) before counting.
+    authorizer.authorize(&chosen).unwrap();
+
+    let allocations = allocations_during(|| {
+        for _ in 0..1_000 {
+            let admitted = authorizer.authorize(&named).unwrap();
+            assert_eq!(admitted.allowed_key_ids.unwrap().len(), 2);
+            let admitted = authorizer.authorize(&chosen).unwrap();
+            assert_eq!(admitted.fallbacks.as_slice().len(), 2);
+            assert_eq!(
+                authorizer
+                    .authorize(&anonymous)
+                    .unwrap()
+                    .virtual_key_id
+                    .as_str(),
+                ""
+            );
+        }
+    });
+    assert_eq!(allocations, 0, "the admit path allocated");
+
+    let usage = Usage {
+        input_tokens: 10,
+        cached_input_tokens: 0,
+        output_tokens: 10,
+        cost_nanos: ROption::RNone,
+        success: true,
+    };
+    let allocations = allocations_during(|| {
+        for id in 0..1_000u64 {
+            let reservation = enforcer.reserve(&ReserveRequest {
+                request_id: id,
+                virtual_key_id: RStr::from_str("vk"),
+                provider: RStr::from_str("openai"),
+                model: RStr::from_str("test-model"),
+                estimate: UsageEstimate {
+                    input_tokens: 10,
+                    max_output_tokens: ROption::RSome(10),
+                },
+            });
+            assert!(reservation.is_ok());
+            if id % 2 == 0 {
+                assert!(enforcer.settle(id, &usage).is_ok());
+            } else {
+                assert!(enforcer.release(id).is_ok());
+            }
+        }
+    });
+    assert_eq!(allocations, 0, "reserve, settle or release allocated");
+}
