@@ -3,7 +3,7 @@
 //!
 //! The map holds only open reservations (requests in flight), so it stays small and hot. A
 //! finished request leaves a tombstone in a fixed-size, direct-mapped table of
-//! [`TOMBSTONES`] slots indexed by a hash of the request id: no sweeping, bounded memory. A tombstone is
+//! [`TOMBSTONES`] slots indexed by the request id (sequential ids, sequential slots): no sweeping, bounded memory. A tombstone is
 //! written before its reservation leaves the map (under the map shard's lock), so a concurrent
 //! duplicate always finds one or the other. When a later request id lands on the same slot the
 //! older tombstone is forgotten; a settle for it then answers `unknown_reservation`, never a
@@ -62,12 +62,14 @@ impl Default for Reservations {
 impl Reservations {
     #[inline]
     fn slot(&self, request_id: u64) -> &Mutex<Option<Tombstone>> {
-        // Fibonacci hashing: sequential ids spread over the table, and so do ids that differ
-        // only in high bits (per-worker prefixes), which plain `id % TOMBSTONES` would put on
-        // the same slot.
-        let mixed =
-            request_id.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - TOMBSTONES.trailing_zeros());
-        &self.tombstones[mixed as usize]
+        // Sequential ids take sequential slots (settlements arrive in roughly id order, so the
+        // slots they touch stay in cache); the bits above the table's size pick a
+        // Fibonacci-hashed offset, so ids that differ only in high bits (per-worker prefixes)
+        // land far apart instead of on one slot.
+        let bits = TOMBSTONES.trailing_zeros();
+        let offset = (request_id >> bits).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits);
+        let index = (request_id.wrapping_add(offset) as usize) % TOMBSTONES;
+        &self.tombstones[index]
     }
 
     /// Remembers that `request_id` finished with `settlement`.
