@@ -59,6 +59,9 @@ fn instantiate(plugin: &LoadedPlugin) -> Roles {
     }
 }
 
+/// What an admission says, owned: (virtual key id, provider, allowed key ids, fallbacks).
+type Admitted = (String, String, Option<Vec<String>>, Vec<String>);
+
 impl Roles {
     /// Authorizes with the key in `Authorization: Bearer` and returns (key id, provider,
     /// allowed key ids, fallbacks).
@@ -68,7 +71,7 @@ impl Roles {
         vk: Option<&str>,
         provider: Option<&str>,
         model: &str,
-    ) -> Result<(String, String, Option<Vec<String>>, Vec<String>), KeywardError> {
+    ) -> Result<Admitted, KeywardError> {
         let bearer = vk.map(|v| format!("Bearer {v}"));
         let headers: Vec<Header<'_>> = bearer
             .iter()
