@@ -7,6 +7,7 @@
 //!   [`ffi::VirtualKeyAuthorizer`], [`ffi::UsageEnforcer`]), the host services a plugin may
 //!   call ([`ffi::HostServices`]) and the root module every plugin exports ([`ffi::PluginMod`]).
 //! - [`guard`]: the plugin-side panic guard, so a panic never crosses the ABI.
+//! - [`export`]: [`export_plugin!`], which makes a plugin crate loadable in one macro call.
 //! - [`loader`]: the host-side safe loader (unique copies, typed errors) and the swappable
 //!   [`loader::RoleSlot`].
 //! - [`model`]: the serde domain model (provider keys, virtual keys, budgets, rate limits),
@@ -16,6 +17,7 @@
 //! How to write a plugin: `docs/abi.md`, and `plugins/testing/panicking` for the smallest
 //! complete example.
 
+pub mod export;
 pub mod ffi;
 pub mod guard;
 pub mod hosts;

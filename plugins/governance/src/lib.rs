@@ -30,18 +30,10 @@ pub mod shadow;
 pub mod smoothing;
 pub mod state;
 
-use abi_stable::{
-    export_root_module,
-    prefix_type::PrefixTypeTrait,
-    sabi_trait::TD_Opaque,
-    std_types::{ROption, RResult, RStr},
-};
-use keyward_plugin_api::{
-    ffi::{
-        ErrorCode, HostHandle, KeywardError, PluginInfo, PluginMod, PluginModRef, RoleMask,
-        RoleSet, UsageEnforcer_TO, VirtualKeyAuthorizer_TO,
-    },
-    guard::PanicGuard,
+use abi_stable::{sabi_trait::TD_Opaque, std_types::ROption};
+use keyward_plugin_api::ffi::{
+    ErrorCode, HostHandle, KeywardError, RoleMask, RoleSet, UsageEnforcer_TO,
+    VirtualKeyAuthorizer_TO,
 };
 
 pub use roles::{GovernanceAuthorizer, GovernanceEnforcer};
@@ -49,45 +41,13 @@ pub use roles::{GovernanceAuthorizer, GovernanceEnforcer};
 /// The plugin's name.
 pub const PLUGIN_NAME: &str = "governance";
 
-/// The exported root module.
-pub mod root {
-    // `#[export_root_module]` generates an undocumented `#[no_mangle]` static (the loader's
-    // symbol); the allowance covers that static and nothing else.
-    #![allow(missing_docs)]
-
-    use super::*;
-
-    /// Builds the root module (`#[export_root_module]` exports it as the loader symbol).
-    #[export_root_module]
-    pub fn root_module() -> PluginModRef {
-        PluginMod {
-            describe,
-            instantiate,
-        }
-        .leak_into_prefix()
-    }
-}
-
 const ROLES: RoleMask = RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT);
 
-extern "C" fn describe() -> PluginInfo {
-    PluginInfo {
-        name: RStr::from_str(PLUGIN_NAME),
-        version: RStr::from_str(env!("CARGO_PKG_VERSION")),
-        roles: ROLES,
-        description: RStr::from_str(
-            "virtual keys, rate limits and budgets that reserve before the upstream call",
-        ),
-    }
-}
-
-extern "C" fn instantiate(
-    config: RStr<'_>,
-    roles: RoleMask,
-    host: HostHandle,
-) -> RResult<RoleSet, KeywardError> {
-    PanicGuard::new("governance constructor")
-        .run(|| build_role_set(config.as_str(), roles, host).into())
+keyward_plugin_api::export_plugin! {
+    name: PLUGIN_NAME,
+    roles: ROLES,
+    description: "virtual keys, rate limits and budgets that reserve before the upstream call",
+    build: build_role_set,
 }
 
 /// Builds both roles over one engine from the configuration text (in-process use: tests and

@@ -11,77 +11,26 @@
 pub mod ring;
 pub mod selector;
 
-use abi_stable::{
-    export_root_module,
-    prefix_type::PrefixTypeTrait,
-    sabi_trait::TD_Opaque,
-    std_types::{ROption, RResult, RStr},
-};
+use abi_stable::{sabi_trait::TD_Opaque, std_types::ROption};
 use keyward_plugin_api::ffi::{
-    ErrorCode, HostHandle, KeySelector_TO, KeySelectorBox, KeywardError, PluginInfo, PluginMod,
-    PluginModRef, RoleMask, RoleSet,
+    HostHandle, KeySelector_TO, KeySelectorBox, KeywardError, RoleMask, RoleSet,
 };
 pub use selector::RoundRobinSelector;
 
-/// The plugin's name, as `describe` reports it.
+/// The plugin's name, as it describes itself.
 pub const PLUGIN_NAME: &str = "round-robin-selector";
 
-/// The exported root module.
-pub mod root {
-    // `#[export_root_module]` generates an undocumented `#[no_mangle]` static (the loader's
-    // symbol); the allowance covers that static and nothing else.
-    #![allow(missing_docs)]
-
-    use super::*;
-
-    /// Builds the root module (`#[export_root_module]` exports it as the loader symbol).
-    #[export_root_module]
-    pub fn root_module() -> PluginModRef {
-        PluginMod {
-            describe,
-            instantiate,
-        }
-        .leak_into_prefix()
-    }
+keyward_plugin_api::export_plugin! {
+    name: PLUGIN_NAME,
+    roles: RoleMask::KEY_SELECTION,
+    description: "round-robin provider-key selection; cursors survive hot swaps",
+    build: build_roles,
 }
 
-extern "C" fn describe() -> PluginInfo {
-    PluginInfo {
-        name: RStr::from_str(PLUGIN_NAME),
-        version: RStr::from_str(env!("CARGO_PKG_VERSION")),
-        roles: RoleMask::KEY_SELECTION,
-        description: RStr::from_str(
-            "round-robin provider-key selection; cursors survive hot swaps",
-        ),
-    }
-}
-
-extern "C" fn instantiate(
-    config: RStr<'_>,
-    roles: RoleMask,
-    _host: HostHandle,
-) -> RResult<RoleSet, KeywardError> {
-    let built = std::panic::catch_unwind(|| build_roles(config.as_str(), roles));
-    match built {
-        Ok(result) => result.into(),
-        Err(_) => RResult::RErr(KeywardError::new(
-            ErrorCode::PLUGIN_PANICKED,
-            "the round-robin-selector constructor panicked",
-        )),
-    }
-}
-
-fn build_roles(config: &str, roles: RoleMask) -> Result<RoleSet, KeywardError> {
-    if !RoleMask::KEY_SELECTION.contains(roles) {
-        return Err(KeywardError::new(
-            ErrorCode::UNSUPPORTED,
-            "round-robin-selector provides key_selection only",
-        ));
-    }
+/// Builds the selector from the configuration.
+fn build_roles(config: &str, _roles: RoleMask, _host: HostHandle) -> Result<RoleSet, KeywardError> {
     let mut set = RoleSet::empty();
-    if roles.contains(RoleMask::KEY_SELECTION) {
-        set.key_selector = ROption::RSome(boxed(RoundRobinSelector::from_json(config)?));
-    }
+    set.key_selector = ROption::RSome(boxed(RoundRobinSelector::from_json(config)?));
     Ok(set)
 }
 

@@ -6,68 +6,34 @@
 //! `plugin_panicked`, and every later call fails closed with `plugin_poisoned`.
 
 use abi_stable::{
-    export_root_module,
-    prefix_type::PrefixTypeTrait,
     sabi_trait::TD_Opaque,
     std_types::{ROption, RResult, RStr, RString},
 };
 use keyward_plugin_api::{
     ffi::{
-        ErrorCode, HostHandle, KeyChoice, KeySelector, KeySelector_TO, KeywardError, PluginInfo,
-        PluginMod, PluginModRef, RoleMask, RoleSet, SelectRequest,
+        HostHandle, KeyChoice, KeySelector, KeySelector_TO, KeywardError, RoleMask, RoleSet,
+        SelectRequest,
     },
     guard::PanicGuard,
 };
 
-/// The exported root module.
-pub mod root {
-    // `#[export_root_module]` generates an undocumented `#[no_mangle]` static (the loader's
-    // symbol); the allowance covers that static and nothing else.
-    #![allow(missing_docs)]
-
-    use super::*;
-
-    /// Builds the root module (`#[export_root_module]` exports it as the loader symbol).
-    #[export_root_module]
-    pub fn root_module() -> PluginModRef {
-        PluginMod {
-            describe,
-            instantiate,
-        }
-        .leak_into_prefix()
-    }
+keyward_plugin_api::export_plugin! {
+    name: "testing-panicking",
+    roles: RoleMask::KEY_SELECTION,
+    description: "test plugin: a key selector that panics on model `panic`",
+    build: build_roles,
 }
 
-extern "C" fn describe() -> PluginInfo {
-    PluginInfo {
-        name: RStr::from_str("testing-panicking"),
-        version: RStr::from_str(env!("CARGO_PKG_VERSION")),
-        roles: RoleMask::KEY_SELECTION,
-        description: RStr::from_str("test plugin: a key selector that panics on model `panic`"),
-    }
-}
-
-extern "C" fn instantiate(
-    config: RStr<'_>,
-    roles: RoleMask,
-    _host: HostHandle,
-) -> RResult<RoleSet, KeywardError> {
-    if !RoleMask::KEY_SELECTION.contains(roles) {
-        return RResult::RErr(KeywardError::new(
-            ErrorCode::UNSUPPORTED,
-            "testing-panicking provides key_selection only",
-        ));
-    }
-    let key_id = config.as_str().split('"').nth(3).unwrap_or("k1").to_owned();
+/// Builds the selector; the configuration is `{"key_id": "…"}` (read crudely: this is a test).
+fn build_roles(config: &str, _roles: RoleMask, _host: HostHandle) -> Result<RoleSet, KeywardError> {
+    let key_id = config.split('"').nth(3).unwrap_or("k1").to_owned();
     let mut set = RoleSet::empty();
-    if roles.contains(RoleMask::KEY_SELECTION) {
-        let selector = PanickingSelector {
-            key_id,
-            guard: PanicGuard::new("testing-panicking"),
-        };
-        set.key_selector = ROption::RSome(KeySelector_TO::from_value(selector, TD_Opaque));
-    }
-    RResult::ROk(set)
+    let selector = PanickingSelector {
+        key_id,
+        guard: PanicGuard::new("testing-panicking"),
+    };
+    set.key_selector = ROption::RSome(KeySelector_TO::from_value(selector, TD_Opaque));
+    Ok(set)
 }
 
 /// Always picks the configured key; panics for the model `panic`.
