@@ -8,8 +8,8 @@
 //!
 //! **Nothing is ever unloaded** (abi_stable's rule: a type or vtable from the library may still
 //! be referenced), so every load keeps its mapping for the life of the process: about
-//! [`LoadedPlugin::mapped_bytes`] per load (0.6 MB for a release build of the weighted
-//! selector). Reloads are for deployments and configuration changes, not per request.
+//! [`LoadReport::mapped_bytes`] per load — the size of the `.so`, an upper bound of what is
+//! mapped (1.3 MB for a release build of the weighted selector, whose debug info is stripped). Reloads are for deployments and configuration changes, not per request.
 //!
 //! ```no_run
 //! use keyward_plugin_api::{ffi::RoleMask, hosts::SystemHost, loader::load_plugin};
@@ -64,7 +64,8 @@ pub struct LoadReport {
     pub roles: Vec<&'static str>,
     /// One line on what it does.
     pub description: String,
-    /// Bytes of the shared object, mapped for the rest of the process's life.
+    /// Size of the shared object: an upper bound of what stays mapped for the rest of the
+    /// process's life (sections that are not loaded, like debug info, are not mapped).
     pub mapped_bytes: u64,
     /// Time spent copying, opening and checking the library.
     pub load_time: Duration,
