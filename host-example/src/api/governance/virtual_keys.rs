@@ -148,16 +148,21 @@ async fn read(
     State(state): State<AppState>,
     Path(vk_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        json!({ "virtual_key": embedded_key(&state, &vk_id)? }),
+    ))
+}
+
+/// The stored key `id` as responses show it (see [`embed`]).
+fn embedded_key(state: &AppState, id: &str) -> Result<VirtualKey, ApiError> {
     let config = state.store.snapshot();
     let documents = document(&config)?;
     let vk = documents
         .virtual_keys
         .iter()
-        .find(|vk| vk.id == vk_id)
-        .ok_or_else(|| not_found(&vk_id))?;
-    Ok(Json(
-        json!({ "virtual_key": embed(vk, &documents, &config, &UsageView::current(&state)) }),
-    ))
+        .find(|k| k.id == id)
+        .ok_or_else(|| not_found(id))?;
+    Ok(embed(vk, &documents, &config, &UsageView::current(state)))
 }
 
 async fn create(
@@ -202,16 +207,9 @@ async fn create(
         })
         .await;
     created?;
-    let config = state.store.snapshot();
-    let documents = document(&config)?;
-    let vk = documents
-        .virtual_keys
-        .iter()
-        .find(|k| k.id == id)
-        .ok_or_else(|| not_found(&id))?;
     Ok(Json(json!({
         "message": "Virtual key created successfully",
-        "virtual_key": embed(vk, &documents, &config, &UsageView::current(&state)),
+        "virtual_key": embedded_key(&state, &id)?,
     })))
 }
 
@@ -245,16 +243,9 @@ async fn update(
             set_document(config, &documents)
         })
         .await?;
-    let config = state.store.snapshot();
-    let documents = document(&config)?;
-    let vk = documents
-        .virtual_keys
-        .iter()
-        .find(|k| k.id == id)
-        .ok_or_else(|| not_found(&id))?;
     Ok(Json(json!({
         "message": "Virtual key updated successfully",
-        "virtual_key": embed(vk, &documents, &config, &UsageView::current(&state)),
+        "virtual_key": embedded_key(&state, &id)?,
     })))
 }
 
