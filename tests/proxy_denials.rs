@@ -112,3 +112,37 @@ fn usage_is_charged_and_the_budget_runs_out_after_the_expected_requests() {
         "charged exactly five requests: {used}"
     );
 }
+
+#[test]
+fn a_virtual_key_value_can_come_from_the_environment() {
+    let mock = MockUpstream::start();
+    let mut config = proxy_config(&mock);
+    config["governance"]["virtual_keys"][0]["value"] =
+        serde_json::json!("env.KEYWARD_TEST_VK_OPEN");
+    let dir = support::host::scratch_dir("denials-env-vk");
+    std::fs::write(dir.join("config.json"), config.to_string()).expect("write the config");
+    let missing = Host::start_in(dir.clone())
+        .err()
+        .expect("refuses to start without the variable");
+    assert!(missing.contains("KEYWARD_TEST_VK_OPEN"), "{missing}");
+    let host = Host::start_with_env(
+        dir,
+        &[("KEYWARD_TEST_VK_OPEN", "sk-bf-from-env-0123456789")],
+    )
+    .expect("starts with the variable");
+    assert_eq!(
+        chat(&host, Some("sk-bf-from-env-0123456789"), "openai/gpt-4o").status,
+        200
+    );
+    let literal = host.request(
+        "POST",
+        "/v1/chat/completions",
+        Some(&json!({"model": "openai/gpt-4o", "max_tokens": 20, "messages": []})),
+        &[("x-bf-vk", "env.KEYWARD_TEST_VK_OPEN")],
+    );
+    assert_eq!(
+        assert_envelope(&literal, 403),
+        "virtual_key_not_found",
+        "the reference itself is not a key"
+    );
+}

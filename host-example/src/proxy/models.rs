@@ -25,7 +25,7 @@ pub async fn list(
             documents
                 .virtual_keys
                 .iter()
-                .find(|vk| vk.value.expose() == value)
+                .find(|vk| vk.resolved_value().is_ok_and(|v| v == value))
                 .ok_or_else(|| denial(403, "virtual_key_not_found", "virtual key not found"))?,
         ),
         None if config.client.enforce_auth_on_inference => {

@@ -132,6 +132,19 @@ impl VirtualKey {
         Ok(())
     }
 
+    /// The value callers send: `value` itself, or — in Bifrost's `"env.NAME"` form — the
+    /// environment variable it names (a missing variable is an error naming it).
+    pub fn resolved_value(&self) -> Result<String, crate::model::secret::MissingEnvVar> {
+        match self.value.expose().strip_prefix("env.") {
+            Some(name) if !name.is_empty() => {
+                std::env::var(name).map_err(|_| crate::model::secret::MissingEnvVar {
+                    variable: name.to_owned(),
+                })
+            }
+            _ => Ok(self.value.expose().to_owned()),
+        }
+    }
+
     /// Whether the key is active and not expired at `now`.
     pub fn is_usable_at(&self, now: DateTime<Utc>) -> bool {
         self.is_active && self.expires_at.is_none_or(|expiry| now < expiry)

@@ -464,10 +464,13 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
                 format!("duplicate virtual key id {:?}", key.id),
             ));
         }
-        if by_value
-            .insert(key.value.expose().to_owned().into_boxed_str(), i)
-            .is_some()
-        {
+        let value = key.resolved_value().map_err(|missing| {
+            invalid(
+                &format!("{path}.value"),
+                format!("virtual key {:?}: {missing}", key.id),
+            )
+        })?;
+        if by_value.insert(value.into_boxed_str(), i).is_some() {
             return Err(invalid(
                 &format!("{path}.value"),
                 format!("virtual key {:?} has the same value as another key", key.id),
