@@ -79,3 +79,53 @@ fn the_health_route_needs_no_token_and_unknown_routes_answer_the_envelope() {
     let wrong_method = host.admin("PATCH", "/api/keys", None);
     assert_eq!(assert_envelope(&wrong_method, 405), "method_not_allowed");
 }
+
+#[test]
+fn bifrost_basic_admin_credentials_work_when_auth_config_is_enabled() {
+    let mut config = test_config();
+    config["governance"]["auth_config"] = serde_json::json!({
+        "is_enabled": true,
+        "admin_username": "env.KEYWARD_TEST_ADMIN_USER",
+        "admin_password": "s3cret-pass"
+    });
+    let dir = support::host::scratch_dir("auth-basic");
+    std::fs::write(dir.join("config.json"), config.to_string()).expect("write the config");
+    let missing = Host::start_in(dir.clone())
+        .err()
+        .expect("refuses to start without the variable");
+    assert!(
+        missing.contains("governance.auth_config.admin_username"),
+        "{missing}"
+    );
+    let host = Host::start_with_env(dir, &[("KEYWARD_TEST_ADMIN_USER", "admin")]).expect("starts");
+    // admin:s3cret-pass
+    let basic = host.request(
+        "GET",
+        "/api/keys",
+        None,
+        &[("authorization", "Basic YWRtaW46czNjcmV0LXBhc3M=")],
+    );
+    assert_eq!(basic.status, 200, "{}", basic.text);
+    // admin:wrong
+    let wrong = host.request(
+        "GET",
+        "/api/keys",
+        None,
+        &[("authorization", "Basic YWRtaW46d3Jvbmc=")],
+    );
+    assert_eq!(assert_envelope(&wrong, 401), "unauthorized");
+    assert_eq!(wrong.body["error"]["code"], "invalid_admin_credentials");
+    assert!(!wrong.text.contains("s3cret"), "{}", wrong.text);
+    let garbage = host.request(
+        "GET",
+        "/api/keys",
+        None,
+        &[("authorization", "Basic %%%not-base64")],
+    );
+    assert_eq!(assert_envelope(&garbage, 401), "unauthorized");
+    assert_eq!(
+        host.admin("GET", "/api/keys", None).status,
+        200,
+        "the bearer token still works"
+    );
+}

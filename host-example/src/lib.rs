@@ -19,7 +19,7 @@ pub mod store;
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    api::{AppState, auth::AdminToken},
+    api::{AppState, auth::AdminAuth},
     cli::Args,
     store::Store,
 };
@@ -54,7 +54,8 @@ pub async fn run(args: Args) -> Result<(), String> {
         proxy: Arc::new(proxy::Proxy::new()),
         metrics: metrics.clone(),
     };
-    let app = api::router(state, AdminToken(Arc::new(started.admin_token)), max_body);
+    let admin = AdminAuth::new(started.admin_token, started.admin_basic);
+    let app = api::router(state, admin, max_body);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;

@@ -31,6 +31,8 @@ pub struct Started {
     pub plugins: std::sync::Arc<PluginHost>,
     /// The management API's token.
     pub admin_token: Secret,
+    /// Bifrost's `governance.auth_config` credentials, when it is enabled.
+    pub admin_basic: Option<(Secret, Secret)>,
 }
 
 /// Loads the configuration, the plugins and the saved usage.
@@ -70,6 +72,8 @@ pub fn start(args: &Args) -> Result<Started, String> {
         .map(Secret::new)
         .ok_or_else(|| format!("admin.token_env: the environment variable {token_env} (the management API token) is not set"))?;
 
+    let admin_basic = basic_credentials(&config)?;
+
     let copies = std::env::temp_dir().join("keyward-plugin-copies");
     let (plugins, report) = PluginHost::start(
         &config.plugins,
@@ -98,7 +102,34 @@ pub fn start(args: &Args) -> Result<Started, String> {
         config,
         plugins: std::sync::Arc::new(plugins),
         admin_token,
+        admin_basic,
     })
+}
+
+/// Bifrost's `governance.auth_config` (`is_enabled`, `admin_username`, `admin_password`, each
+/// credential a string or `"env.NAME"`): the management API's Basic credentials when enabled.
+fn basic_credentials(config: &HostConfig) -> Result<Option<(Secret, Secret)>, String> {
+    let Some(auth) = config.governance.get("auth_config") else {
+        return Ok(None);
+    };
+    if auth.get("is_enabled").and_then(serde_json::Value::as_bool) != Some(true) {
+        return Ok(None);
+    }
+    let field = |name: &str| -> Result<Secret, String> {
+        let raw = auth
+            .get(name)
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                format!("governance.auth_config.{name}: required when is_enabled is true")
+            })?;
+        crate::config::resolve_env_string(raw)
+            .map(Secret::new)
+            .map_err(|variable| {
+                format!("governance.auth_config.{name}: environment variable {variable} is not set")
+            })
+    };
+    Ok(Some((field("admin_username")?, field("admin_password")?)))
 }
 
 fn absolute_plugins(block: &PluginsBlock, base: &Path) -> Result<PluginsBlock, String> {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::{Router, http::StatusCode, middleware, response::IntoResponse, routing::get};
 
-use self::{auth::AdminToken, error::ApiError};
+use self::{auth::AdminAuth, error::ApiError};
 use crate::store::Store;
 
 /// What every handler shares.
@@ -27,7 +27,7 @@ pub struct AppState {
 }
 
 /// The application router; request bodies are limited to `max_body_bytes`.
-pub fn router(state: AppState, admin: AdminToken, max_body_bytes: usize) -> Router {
+pub fn router(state: AppState, admin: AdminAuth, max_body_bytes: usize) -> Router {
     let management = Router::new()
         .merge(keys::routes())
         .merge(governance::routes())
