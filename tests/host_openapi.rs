@@ -155,12 +155,18 @@ fn allows_anonymous(spec: &Value) -> bool {
     })
 }
 
+/// Whether the operation requires the admin credentials: the bearer token, or Bifrost's Basic
+/// credentials as the only alternative.
 fn requires_admin_token(spec: &Value) -> bool {
     spec["security"].as_array().is_some_and(|requirements| {
-        !requirements.is_empty()
+        let admin = |r: &Value, scheme: &str| {
+            r.as_object()
+                .is_some_and(|r| r.len() == 1 && r.contains_key(scheme))
+        };
+        requirements.iter().any(|r| admin(r, "adminToken"))
             && requirements
                 .iter()
-                .all(|r| r.as_object().is_some_and(|r| r.contains_key("adminToken")))
+                .all(|r| admin(r, "adminToken") || admin(r, "adminBasic"))
     })
 }
 
@@ -174,6 +180,9 @@ fn the_document_is_openapi_3_1_with_bearer_security_on_every_api_operation() {
     let scheme = &doc["components"]["securitySchemes"]["adminToken"];
     assert_eq!(scheme["type"], "http", "{scheme}");
     assert_eq!(scheme["scheme"], "bearer", "{scheme}");
+    let basic = &doc["components"]["securitySchemes"]["adminBasic"];
+    assert_eq!(basic["type"], "http", "{basic}");
+    assert_eq!(basic["scheme"], "basic", "{basic}");
 
     for op in operations(&doc) {
         let at = format!("{} {}", op.method, op.path);
