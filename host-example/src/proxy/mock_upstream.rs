@@ -6,7 +6,7 @@
 //! Streams send three content chunks, then (when `stream_options.include_usage`) a usage chunk,
 //! then `[DONE]`. The credential picks a failure: one containing `limited` answers 429 (with
 //! `Retry-After: 1`), `invalid` 401, `broken` 500; the model `mock-slow` answers after
-//! [`SLOW_MILLIS`]. `GET /mock/requests` lists what was received (path, model, credential);
+//! [`SLOW_MILLIS`], and `mock-slow-stream` streams its chunks [`SLOW_CHUNK_MILLIS`] apart. `GET /mock/requests` lists what was received (path, model, credential);
 //! `DELETE /mock/requests` clears it.
 //!
 //! Azure's paths (`/openai/deployments/{deployment}/…`) answer like OpenAI's.
@@ -33,6 +33,8 @@ pub const PROMPT_TOKENS: u64 = 10;
 pub const COMPLETION_TOKENS: u64 = 20;
 /// How long `mock-slow` takes.
 pub const SLOW_MILLIS: u64 = 3_000;
+/// The pause between the chunks of a `mock-slow-stream` stream.
+pub const SLOW_CHUNK_MILLIS: u64 = 300;
 /// How many received requests are kept.
 const KEPT: usize = 10_000;
 
@@ -293,6 +295,17 @@ fn stream(model: String, usage: Value, include_usage: bool) -> Response {
         .map(|event| Ok(Bytes::from(format!("data: {event}\n\n"))))
         .collect();
     frames.push(Ok(Bytes::from_static(b"data: [DONE]\n\n")));
+    if model == "mock-slow-stream" {
+        let paced = futures_util::stream::unfold(frames.into_iter(), |mut frames| async move {
+            let frame = frames.next()?;
+            tokio::time::sleep(Duration::from_millis(SLOW_CHUNK_MILLIS)).await;
+            Some((frame, frames))
+        });
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .body(Body::from_stream(paced))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    }
     Response::builder()
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from_stream(futures_util::stream::iter(frames)))

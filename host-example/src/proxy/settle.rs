@@ -37,10 +37,17 @@ impl Settlement {
     }
 
     /// Charges what a stream that ended early used: its usage if it carried one, else the prompt
-    /// estimate and the output it delivered (`delivered_tokens`).
+    /// estimate and the output it delivered (`delivered_tokens`, an estimate from the bytes sent,
+    /// capped at the request's output cap: no answer exceeds it).
     pub fn settle_partial(mut self, usage: Option<Usage>, delivered_tokens: u64) {
+        let cap = self
+            .estimate
+            .max_output_tokens
+            .into_option()
+            .unwrap_or(u64::MAX);
+        let delivered = delivered_tokens.min(cap);
         self.finish(Some(
-            usage.unwrap_or_else(|| self.estimated_usage(Some(delivered_tokens))),
+            usage.unwrap_or_else(|| self.estimated_usage(Some(delivered))),
         ));
     }
 
