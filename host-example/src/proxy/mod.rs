@@ -46,6 +46,8 @@ use keyward_plugin_api::{
 
 use tracing::Instrument;
 
+use crate::plugins::call_with_retry;
+
 use self::{inference::Inference, settle::Settlement, upstream::ProviderKind};
 use crate::api::{
     AppState,
@@ -240,8 +242,7 @@ async fn forward_in_span(
         model: RStr::from_str(&inference.model),
         estimate,
     };
-    if let Err(error) = crate::plugins::call_with_retry(&plugins.enforcer, |e| e.reserve(&reserve))
-    {
+    if let Err(error) = call_with_retry(&plugins.enforcer, |e| e.reserve(&reserve)) {
         count_plugin_failure(&state, "enforcement", &error);
         tracing::info!(
             decision = error.code.as_str(),
@@ -453,29 +454,26 @@ fn authorize(
         kind,
         estimate,
     };
-    loop {
-        let instance = slot.load_full();
-        match instance.call(|a| a.authorize(&request)) {
-            Ok(admission) => {
-                if admission.would_deny != ErrorCode::NONE {
-                    tracing::warn!(
-                        would_deny = admission.would_deny.as_str(),
-                        "shadow mode: admitted a request the policy denies"
-                    );
-                }
-                return Ok(Admitted {
-                    virtual_key_id: admission.virtual_key_id.to_string(),
-                    provider: admission.provider.to_string(),
-                    allowed_key_ids: admission
-                        .allowed_key_ids
-                        .into_option()
-                        .map(|ids| ids.iter().map(|id| id.to_string()).collect()),
-                });
-            }
-            Err(error) if error.code == ErrorCode::INSTANCE_RETIRED => std::thread::yield_now(),
-            Err(error) => return Err(error),
-        }
+    let (admitted, would_deny) = call_with_retry(slot, |a| {
+        a.authorize(&request).map(|admission| {
+            let admitted = Admitted {
+                virtual_key_id: admission.virtual_key_id.to_string(),
+                provider: admission.provider.to_string(),
+                allowed_key_ids: admission
+                    .allowed_key_ids
+                    .into_option()
+                    .map(|ids| ids.iter().map(|id| id.to_string()).collect()),
+            };
+            (admitted, admission.would_deny)
+        })
+    })?;
+    if would_deny != ErrorCode::NONE {
+        tracing::warn!(
+            would_deny = would_deny.as_str(),
+            "shadow mode: admitted a request the policy denies"
+        );
     }
+    Ok(admitted)
 }
 
 fn select(
@@ -504,16 +502,10 @@ fn select(
         allowed_key_ids: allowed.as_deref().map(RSlice::from_slice).into(),
         failed: RSlice::from_slice(&failed),
     };
-    loop {
-        let instance = slot.load_full();
-        match instance.call(|s| s.select(&request)) {
-            Ok(choice) => {
-                return Ok((choice.key_id.to_string(), choice.provider_model.to_string()));
-            }
-            Err(error) if error.code == ErrorCode::INSTANCE_RETIRED => std::thread::yield_now(),
-            Err(error) => return Err(error),
-        }
-    }
+    call_with_retry(slot, |s| {
+        s.select(&request)
+            .map(|choice| (choice.key_id.to_string(), choice.provider_model.to_string()))
+    })
 }
 
 /// Answers a successful upstream response: streamed through (settling at its end), or read
