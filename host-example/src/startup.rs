@@ -123,11 +123,9 @@ fn basic_credentials(config: &HostConfig) -> Result<Option<(Secret, Secret)>, St
             .ok_or_else(|| {
                 format!("governance.auth_config.{name}: required when is_enabled is true")
             })?;
-        crate::config::resolve_env_string(raw)
+        keyward_plugin_api::model::secret::resolve_env_reference(raw)
             .map(Secret::new)
-            .map_err(|variable| {
-                format!("governance.auth_config.{name}: environment variable {variable} is not set")
-            })
+            .map_err(|missing| format!("governance.auth_config.{name}: {missing}"))
     };
     Ok(Some((field("admin_username")?, field("admin_password")?)))
 }

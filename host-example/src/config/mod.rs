@@ -11,7 +11,7 @@ mod supported;
 
 use std::{collections::BTreeMap, path::Path};
 
-use keyward_plugin_api::model::key::Key;
+use keyward_plugin_api::model::{key::Key, secret::resolve_env_reference};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -179,10 +179,10 @@ impl HostConfig {
     pub fn prepare(&mut self) -> Result<(), ConfigError> {
         for (provider, entry) in &self.providers {
             if let Some(url) = &entry.network_config.base_url {
-                resolve_env_string(url).map_err(|variable| {
+                resolve_env_reference(url).map_err(|missing| {
                     ConfigError::new(
                         format!("providers.{provider}.network_config.base_url"),
-                        format!("environment variable {variable} is not set"),
+                        missing.to_string(),
                     )
                 })?;
             }
@@ -247,15 +247,6 @@ impl HostConfig {
     /// as their environment variable, so a restart rebuilds the same configuration.
     pub fn to_saved_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         keyward_plugin_api::model::secret::with_exposed_secrets(|| serde_json::to_vec_pretty(self))
-    }
-}
-
-/// A string that may be an `env.NAME` reference (Bifrost's form), resolved; `Err` names the
-/// missing variable.
-pub fn resolve_env_string(text: &str) -> Result<String, String> {
-    match text.strip_prefix("env.") {
-        Some(name) if !name.is_empty() => std::env::var(name).map_err(|_| name.to_owned()),
-        _ => Ok(text.to_owned()),
     }
 }
 

@@ -173,7 +173,7 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
     let base_url = network
         .base_url
         .as_deref()
-        .and_then(|url| crate::config::resolve_env_string(url).ok())
+        .and_then(|url| keyward_plugin_api::model::secret::resolve_env_reference(url).ok())
         .or_else(|| default_base_url(name).map(str::to_owned))
         .map(|u| u.trim_end_matches('/').to_owned());
     let extra_headers = network

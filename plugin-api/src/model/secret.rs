@@ -218,6 +218,22 @@ impl EnvValue {
     }
 }
 
+/// The variable named by Bifrost's `"env.NAME"` form, if `text` is one.
+pub fn env_reference(text: &str) -> Option<&str> {
+    text.strip_prefix("env.").filter(|name| !name.is_empty())
+}
+
+/// `text` itself, or — in the `"env.NAME"` form — the environment variable it names (a missing
+/// variable is an error naming it). For plain strings that accept the form (URLs, credentials).
+pub fn resolve_env_reference(text: &str) -> Result<String, MissingEnvVar> {
+    match env_reference(text) {
+        Some(name) => std::env::var(name).map_err(|_| MissingEnvVar {
+            variable: name.to_owned(),
+        }),
+        None => Ok(text.to_owned()),
+    }
+}
+
 impl<'de> Deserialize<'de> for EnvValue {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         #[derive(Deserialize)]
@@ -239,9 +255,9 @@ impl<'de> Deserialize<'de> for EnvValue {
             )
         })?;
         Ok(match form {
-            Form::Text(text) => match text.strip_prefix("env.") {
-                Some(name) if !name.is_empty() => EnvValue::from_env_var(name),
-                _ => EnvValue::literal(text),
+            Form::Text(text) => match env_reference(&text) {
+                Some(name) => EnvValue::from_env_var(name),
+                None => EnvValue::literal(text),
             },
             Form::Object {
                 value,
@@ -251,10 +267,8 @@ impl<'de> Deserialize<'de> for EnvValue {
                 let env_var = env_var.unwrap_or_default();
                 let value = value.unwrap_or_default();
                 // `{"value": "env.NAME"}` is the same reference as the string form.
-                match value.strip_prefix("env.") {
-                    Some(name) if !name.is_empty() && env_var.is_empty() => {
-                        EnvValue::from_env_var(name)
-                    }
+                match env_reference(&value) {
+                    Some(name) if env_var.is_empty() => EnvValue::from_env_var(name),
                     _ => EnvValue {
                         from_env: from_env.unwrap_or(!env_var.is_empty()),
                         value: Secret::new(value),

@@ -135,14 +135,7 @@ impl VirtualKey {
     /// The value callers send: `value` itself, or — in Bifrost's `"env.NAME"` form — the
     /// environment variable it names (a missing variable is an error naming it).
     pub fn resolved_value(&self) -> Result<String, crate::model::secret::MissingEnvVar> {
-        match self.value.expose().strip_prefix("env.") {
-            Some(name) if !name.is_empty() => {
-                std::env::var(name).map_err(|_| crate::model::secret::MissingEnvVar {
-                    variable: name.to_owned(),
-                })
-            }
-            _ => Ok(self.value.expose().to_owned()),
-        }
+        crate::model::secret::resolve_env_reference(self.value.expose())
     }
 
     /// Whether the key is active and not expired at `now`.
