@@ -5,7 +5,7 @@
 
 use axum::{Json, extract::State, http::HeaderMap};
 use keyward_plugin_api::model::governance::virtual_key::{
-    ProviderConfig, VIRTUAL_KEY_PREFIX, VirtualKey,
+    ProviderConfig, VirtualKey, find_virtual_key,
 };
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -19,7 +19,11 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let config = state.store.snapshot();
     let documents = document(&config)?;
-    let presented = virtual_key_value(&headers);
+    let presented = find_virtual_key(
+        headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    );
     let vk: Option<&VirtualKey> = match presented {
         Some(value) => Some(
             documents
@@ -79,28 +83,4 @@ fn denial(status: u16, error_type: &'static str, message: &str) -> ApiError {
     let status =
         axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::FORBIDDEN);
     ApiError::new(status, error_type, message).with_code(error_type)
-}
-
-/// The virtual key a request carries: `x-bf-vk`, or an `sk-bf-` value in `Authorization:
-/// Bearer`, `x-api-key`, `api-key` or `x-goog-api-key`.
-fn virtual_key_value(headers: &HeaderMap) -> Option<&str> {
-    if let Some(value) = headers.get("x-bf-vk").and_then(|v| v.to_str().ok()) {
-        return Some(value.trim());
-    }
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        });
-    bearer
-        .into_iter()
-        .chain(
-            ["x-api-key", "api-key", "x-goog-api-key"]
-                .into_iter()
-                .filter_map(|h| headers.get(h)?.to_str().ok()),
-        )
-        .map(str::trim)
-        .find(|v| v.starts_with(VIRTUAL_KEY_PREFIX))
 }

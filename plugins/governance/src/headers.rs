@@ -4,35 +4,12 @@
 //! in those is a provider key meant for the upstream, not a virtual key. `x-bf-vk` wins over
 //! the others; otherwise the first match in header order.
 
-use keyward_plugin_api::{ffi::Header, model::governance::virtual_key::VIRTUAL_KEY_PREFIX};
+use keyward_plugin_api::{ffi::Header, model::governance::virtual_key};
 
-/// The virtual key the request carries, if any. Allocates nothing.
+/// The virtual key in the request's headers (the rule: [`virtual_key::find_virtual_key`]).
 #[inline]
 pub fn find_virtual_key<'a>(headers: &[Header<'a>]) -> Option<&'a str> {
-    let mut found = None;
-    for header in headers {
-        let value = header.value.as_str().trim();
-        match header.name.as_str() {
-            "x-bf-vk" if !value.is_empty() => return Some(value),
-            "authorization" if found.is_none() => {
-                found = strip_bearer(value).filter(|v| v.starts_with(VIRTUAL_KEY_PREFIX));
-            }
-            "x-api-key" | "api-key" | "x-goog-api-key"
-                if found.is_none() && value.starts_with(VIRTUAL_KEY_PREFIX) =>
-            {
-                found = Some(value);
-            }
-            _ => {}
-        }
-    }
-    found
-}
-
-fn strip_bearer(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| rest.trim_start())
+    virtual_key::find_virtual_key(headers.iter().map(|h| (h.name.as_str(), h.value.as_str())))
 }
 
 #[cfg(test)]

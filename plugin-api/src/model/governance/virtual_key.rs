@@ -17,6 +17,39 @@ use crate::model::{secret::Secret, weight::Weight};
 /// The prefix of generated (and header-discoverable) virtual-key values.
 pub const VIRTUAL_KEY_PREFIX: &str = "sk-bf-";
 
+/// The virtual key a request carries, given its headers as `(lower-case name, value)` pairs:
+/// `x-bf-vk` (any non-empty value, and it wins), else an `sk-bf-` value in `Authorization:
+/// Bearer` (scheme case-insensitive), `x-api-key`, `api-key` or `x-goog-api-key` (the first one
+/// found). Allocates nothing.
+pub fn find_virtual_key<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Option<&'a str> {
+    let mut found = None;
+    for (name, value) in headers {
+        let value = value.trim();
+        match name {
+            "x-bf-vk" if !value.is_empty() => return Some(value),
+            "authorization" if found.is_none() => {
+                found = strip_bearer(value).filter(|v| v.starts_with(VIRTUAL_KEY_PREFIX));
+            }
+            "x-api-key" | "api-key" | "x-goog-api-key"
+                if found.is_none() && value.starts_with(VIRTUAL_KEY_PREFIX) =>
+            {
+                found = Some(value);
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+fn strip_bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_start())
+}
+
 /// A fresh virtual-key value: `sk-bf-` and a random UUID.
 pub fn generate_value() -> Secret {
     Secret::new(format!("{VIRTUAL_KEY_PREFIX}{}", uuid::Uuid::new_v4()))
