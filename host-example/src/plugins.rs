@@ -141,22 +141,15 @@ impl PluginHost {
         host: HostHandle,
         copy_dir: PathBuf,
     ) -> Result<(Self, ReloadReport), PluginError> {
-        let started = Instant::now();
         let groups = groups(block)?;
-        let mut modules = BTreeMap::new();
-        let mut built = Vec::new();
-        let mut report = Vec::new();
-        for group in &groups {
-            let module = load_plugin_in(&group.entry.path, &copy_dir)?;
-            let set = module.instantiate(&config_json(group, data), group.roles, host.clone())?;
-            report.push(ReloadedPlugin {
-                serves: group.roles.names(),
-                load: module.report().clone(),
-            });
-            modules.insert(group.entry.path.clone(), module);
-            built.push((group.entry.path.clone(), set));
-        }
-        let (selector, authorizer, enforcer) = distribute(built)?;
+        let no_check = |_: &LoadedPlugin, _: &str, _: RoleMask| Ok(());
+        let load = |group: &Group| load_plugin_in(&group.entry.path, &copy_dir);
+        let Prepared {
+            roles: (selector, authorizer, enforcer),
+            modules,
+            report,
+            started,
+        } = build_groups(&groups, data, &host, load, no_check)?;
         let this = Self {
             selector: RoleSlot::new(selector.0, selector.1),
             authorizer: RoleSlot::new(authorizer.0, authorizer.1),
@@ -193,35 +186,19 @@ impl PluginHost {
     /// nothing changed — when a plugin refuses the configuration or the enforcer's state could
     /// not be carried over.
     pub fn prepare(&self, data: &RoleData, reload_files: bool) -> Result<Prepared, PluginError> {
-        let started = Instant::now();
         let modules = self.modules.lock();
-        let mut fresh = BTreeMap::new();
-        let mut built = Vec::new();
-        let mut report = Vec::new();
-        for group in &self.groups {
-            let path = &group.entry.path;
-            let module = match (reload_files, modules.get(path)) {
-                (false, Some(module)) => module.clone(),
-                _ => load_plugin_in(path, &self.copy_dir)?,
-            };
-            let config = config_json(group, data);
-            let set = module.instantiate(&config, group.roles, self.host.clone())?;
-            if group.roles.contains(RoleMask::ENFORCEMENT) {
-                self.rehearse_enforcer_transfer(&module, &config, group.roles)?;
+        let load = |group: &Group| match (reload_files, modules.get(&group.entry.path)) {
+            (false, Some(module)) => Ok(module.clone()),
+            _ => load_plugin_in(&group.entry.path, &self.copy_dir),
+        };
+        let rehearse = |module: &LoadedPlugin, config: &str, roles: RoleMask| {
+            if roles.contains(RoleMask::ENFORCEMENT) {
+                self.rehearse_enforcer_transfer(module, config, roles)
+            } else {
+                Ok(())
             }
-            report.push(ReloadedPlugin {
-                serves: group.roles.names(),
-                load: module.report().clone(),
-            });
-            fresh.insert(path.clone(), module);
-            built.push((path.clone(), set));
-        }
-        Ok(Prepared {
-            roles: distribute(built)?,
-            modules: fresh,
-            report,
-            started,
-        })
+        };
+        build_groups(&self.groups, data, &self.host, load, rehearse)
     }
 
     /// Publishes prepared instances, carrying each role's state from the current instance.
@@ -291,6 +268,39 @@ impl PluginHost {
             .into_result()
             .map_err(|error| state_error(module, error))
     }
+}
+
+/// Builds one role set per group: the module from `load`, instantiated with the group's
+/// configuration, then `check`ed (reloads rehearse the enforcer's state transfer there).
+fn build_groups(
+    groups: &[Group],
+    data: &RoleData,
+    host: &HostHandle,
+    mut load: impl FnMut(&Group) -> Result<LoadedPlugin, LoadError>,
+    mut check: impl FnMut(&LoadedPlugin, &str, RoleMask) -> Result<(), PluginError>,
+) -> Result<Prepared, PluginError> {
+    let started = Instant::now();
+    let mut modules = BTreeMap::new();
+    let mut built = Vec::new();
+    let mut report = Vec::new();
+    for group in groups {
+        let module = load(group)?;
+        let config = config_json(group, data);
+        let set = module.instantiate(&config, group.roles, host.clone())?;
+        check(&module, &config, group.roles)?;
+        report.push(ReloadedPlugin {
+            serves: group.roles.names(),
+            load: module.report().clone(),
+        });
+        modules.insert(group.entry.path.clone(), module);
+        built.push((group.entry.path.clone(), set));
+    }
+    Ok(Prepared {
+        roles: distribute(built)?,
+        modules,
+        report,
+        started,
+    })
 }
 
 fn state_error(module: &LoadedPlugin, error: KeywardError) -> PluginError {
