@@ -35,7 +35,9 @@ impl LogLevel {
 #[sabi_trait]
 pub trait HostServices: Send + Sync + Clone {
     /// Wall-clock time in nanoseconds since the Unix epoch. Budget windows, calendar resets and
-    /// rate-limit windows read this and nothing else.
+    /// rate-limit windows read this and nothing else. It is read on every reservation and
+    /// settlement, so a host may answer from a coarse clock (milliseconds of resolution are
+    /// plenty for windows of seconds and more); it must not go backwards in normal operation.
     fn now_unix_nanos(&self) -> u64;
 
     /// Logs a message through the host's logger. The message must not contain secrets.
