@@ -20,7 +20,7 @@ use keyward_plugin_api::ffi::{
 use crate::{
     engine::Engine,
     policy::{CounterKind, Path},
-    reservations::{NONE, Open},
+    reservations::{Finish, NONE, Open},
 };
 
 impl Open {
@@ -113,16 +113,9 @@ impl Engine {
                 return Err(error);
             }
         }
-        match self.reservations.open.entry(request.request_id) {
-            dashmap::Entry::Vacant(slot) => {
-                slot.insert(open);
-            }
-            dashmap::Entry::Occupied(slot) => {
-                let held = *slot.get();
-                drop(slot);
-                self.give_back(path, &open, path.steps.len());
-                return self.repeated_reserve(request, held);
-            }
+        if let Err(held) = self.reservations.open(request.request_id, open) {
+            self.give_back(path, &open, path.steps.len());
+            return self.repeated_reserve(request, held);
         }
         let would_deny = match would_deny {
             Some(error) => {
@@ -207,7 +200,7 @@ impl Engine {
     /// The open reservation of a request id, if any.
     #[cold]
     fn held(&self, request_id: u64) -> Option<Open> {
-        self.reservations.open.get(&request_id).map(|open| *open)
+        self.reservations.held(request_id)
     }
 
     /// Returns the first `taken` steps of a reservation.
@@ -220,10 +213,15 @@ impl Engine {
     /// Settles a request with its actual usage (see the module docs).
     pub fn settle(&self, request_id: u64, usage: &Usage) -> Result<Settlement, KeywardError> {
         let now = self.now();
-        let dashmap::Entry::Occupied(entry) = self.reservations.open.entry(request_id) else {
-            return self.finished_or_unknown(request_id);
-        };
-        let open = *entry.get();
+        let finish = self
+            .reservations
+            .finish(request_id, |open| self.charge(open, usage, now));
+        answer(request_id, finish)
+    }
+
+    /// Replaces a reservation's estimate with the actual usage on its counters.
+    #[inline]
+    fn charge(&self, open: &Open, usage: &Usage, now: u64) -> Settlement {
         let tokens = usage.input_tokens.saturating_add(usage.output_tokens);
         let cost = match usage.cost_nanos {
             ROption::RSome(cost) => cost,
@@ -243,46 +241,38 @@ impl Engine {
             };
             self.policy.counters[step.counter as usize].settle(open.amount(step.kind), actual, now);
         }
-        let settlement = Settlement {
+        Settlement {
             charged_cost_nanos: cost,
             charged_tokens: tokens,
             duplicate: false,
-        };
-        // The tombstone goes first, under the shard lock: a concurrent duplicate finds one or
-        // the other.
-        self.reservations.bury(request_id, settlement);
-        entry.remove();
-        Ok(settlement)
+        }
     }
 
     /// Returns a request's reservation (see the module docs).
     pub fn release(&self, request_id: u64) -> Result<Settlement, KeywardError> {
-        let dashmap::Entry::Occupied(entry) = self.reservations.open.entry(request_id) else {
-            return self.finished_or_unknown(request_id);
-        };
-        let open = *entry.get();
-        let path = self.path_of(open.key, open.provider);
-        self.give_back(path, &open, path.steps.len());
-        let settlement = Settlement {
-            charged_cost_nanos: 0,
-            charged_tokens: 0,
-            duplicate: false,
-        };
-        self.reservations.bury(request_id, settlement);
-        entry.remove();
-        Ok(settlement)
+        let finish = self.reservations.finish(request_id, |open| {
+            let path = self.path_of(open.key, open.provider);
+            self.give_back(path, open, path.steps.len());
+            Settlement {
+                charged_cost_nanos: 0,
+                charged_tokens: 0,
+                duplicate: false,
+            }
+        });
+        answer(request_id, finish)
     }
+}
 
-    /// The answer for a request id with no open reservation.
-    #[cold]
-    fn finished_or_unknown(&self, request_id: u64) -> Result<Settlement, KeywardError> {
-        match self.reservations.finished(request_id) {
-            Some(settlement) => Ok(Settlement {
-                duplicate: true,
-                ..settlement
-            }),
-            None => Err(unknown(request_id)),
-        }
+/// A settle's or release's answer.
+#[inline]
+fn answer(request_id: u64, finish: Finish) -> Result<Settlement, KeywardError> {
+    match finish {
+        Finish::Done(settlement) => Ok(settlement),
+        Finish::Duplicate(settlement) => Ok(Settlement {
+            duplicate: true,
+            ..settlement
+        }),
+        Finish::Unknown => Err(unknown(request_id)),
     }
 }
 

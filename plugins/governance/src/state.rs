@@ -195,11 +195,14 @@ impl Engine {
                 cost_nanos: exported.reserved_cost_nanos,
                 price: exported.price,
             };
+            // A request id listed twice holds its first reservation only.
+            if self.reservations.open(exported.request_id, open).is_err() {
+                continue;
+            }
             for step in &self.path_of(key, provider).steps {
                 self.policy.counters[step.counter as usize]
                     .force_reserve(open.amount(step.kind), now);
             }
-            self.reservations.open.insert(exported.request_id, open);
         }
         for (code, count) in &state.shadow_denials {
             self.shadow.add(code, *count);
