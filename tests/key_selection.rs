@@ -6,7 +6,8 @@ mod support;
 use abi_stable::std_types::{ROption, RSlice, RStr};
 use keyward::{
     ffi::{
-        ErrorCode, FailedKey, FailureKind, KeySelectorBox, RequestKind, RoleMask, SelectRequest,
+        ErrorCode, FailedKey, FailureKind, KeySelectorBox, KeySelectorExt, RequestKind, RoleMask,
+        SelectRequest,
     },
     hosts::ManualHost,
     loader::{LoadError, load_plugin},
@@ -57,7 +58,7 @@ fn picks_through_the_abi_follow_the_weights() {
     let mut counts = [0u32; 3];
     let picks = 100_000;
     for _ in 0..picks {
-        let choice = selector.select(&request).expect("a pick");
+        let choice = selector.pick(&request).expect("a pick");
         let slot = match choice.key_id.as_str() {
             "light" => 0,
             "mid" => 1,
@@ -79,7 +80,7 @@ fn picks_through_the_abi_follow_the_weights() {
 fn the_rules_hold_through_the_abi() {
     let selector = weighted();
     let fast = SelectRequest::new("openai", "FAST", RequestKind::CHAT_COMPLETION);
-    let choice = selector.select(&fast).expect("alias");
+    let choice = selector.pick(&fast).expect("alias");
     assert_eq!(choice.provider_model.as_str(), "gpt-4o-mini-2024-07-18");
     assert_eq!(
         (choice.key_id.as_str(), choice.key_name.as_str()),
@@ -87,17 +88,14 @@ fn the_rules_hold_through_the_abi() {
     );
     for _ in 0..100 {
         let batch = SelectRequest::new("openai", "gpt-4o", RequestKind::BATCH);
-        assert_eq!(
-            selector.select(&batch).expect("batch").key_id.as_str(),
-            "mid"
-        );
+        assert_eq!(selector.pick(&batch).expect("batch").key_id.as_str(), "mid");
         let o1 = SelectRequest::new("openai", "o1", RequestKind::CHAT_COMPLETION);
-        assert_ne!(selector.select(&o1).expect("o1").key_id.as_str(), "heavy");
+        assert_ne!(selector.pick(&o1).expect("o1").key_id.as_str(), "heavy");
     }
     let azure = SelectRequest::new("azure", "GPT-4o", RequestKind::CHAT_COMPLETION);
     assert_eq!(
         selector
-            .select(&azure)
+            .pick(&azure)
             .expect("azure")
             .provider_model
             .as_str(),
@@ -118,14 +116,14 @@ fn the_rules_hold_through_the_abi() {
     retry.failed = RSlice::from_slice(&failures);
     for _ in 0..100 {
         assert_eq!(
-            selector.select(&retry).expect("retry").key_id.as_str(),
+            selector.pick(&retry).expect("retry").key_id.as_str(),
             "light"
         );
     }
     let mut pinned = SelectRequest::new("openai", "gpt-4o", RequestKind::CHAT_COMPLETION);
     pinned.pinned_key = ROption::RSome(RStr::from_str("Heavy"));
     assert_eq!(
-        selector.select(&pinned).expect("pinned").key_id.as_str(),
+        selector.pick(&pinned).expect("pinned").key_id.as_str(),
         "heavy"
     );
 
@@ -144,7 +142,7 @@ fn the_rules_hold_through_the_abi() {
         ),
     ];
     for (request, code) in cases {
-        let error = selector.select(&request).expect_err("an error");
+        let error = selector.pick(&request).expect_err("an error");
         assert_eq!(error.code, code, "{}", error.message);
         assert!(
             error.message.contains(request.provider.as_str()),
@@ -168,7 +166,7 @@ fn the_rules_hold_through_the_abi() {
     }];
     let mut burnt = SelectRequest::new("azure", "gpt-4o", RequestKind::OTHER);
     burnt.failed = RSlice::from_slice(&everything_failed);
-    let error = selector.select(&burnt).expect_err("all excluded");
+    let error = selector.pick(&burnt).expect_err("all excluded");
     assert_eq!(error.code, ErrorCode::ALL_KEYS_EXCLUDED);
     assert!(error.retryable);
 }
@@ -208,13 +206,7 @@ fn the_round_robin_selector_takes_turns_through_the_abi() {
     let selector = selector("keyward-round-robin-selector", CONFIG).expect("round robin");
     let request = SelectRequest::new("openai", "gpt-4o", RequestKind::CHAT_COMPLETION);
     let turns: Vec<String> = (0..6)
-        .map(|_| {
-            selector
-                .select(&request)
-                .expect("a pick")
-                .key_id
-                .to_string()
-        })
+        .map(|_| selector.pick(&request).expect("a pick").key_id.to_string())
         .collect();
     assert_eq!(turns, ["light", "heavy", "mid", "light", "heavy", "mid"]);
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use keyward::{
-    ffi::{ErrorCode, RequestKind, RoleMask, SelectRequest},
+    ffi::{ErrorCode, KeySelectorExt, RequestKind, RoleMask, SelectRequest},
     hosts::ManualHost,
     loader::{RoleSlot, load_plugin},
 };
@@ -28,16 +28,16 @@ fn a_panic_in_a_plugin_method_is_a_typed_error_and_poisons_until_reload() {
 
     let ok = SelectRequest::new("openai", "gpt-4o", RequestKind::CHAT_COMPLETION);
     let instance = slot.load();
-    let choice = instance.call(|s| s.select(&ok)).expect("a normal pick");
+    let choice = instance.call(|s| s.pick(&ok)).expect("a normal pick");
     assert_eq!(choice.key_id.as_str(), "k1");
 
     let boom = SelectRequest::new("openai", "panic", RequestKind::CHAT_COMPLETION);
-    let error = instance.call(|s| s.select(&boom)).unwrap_err();
+    let error = instance.call(|s| s.pick(&boom)).unwrap_err();
     assert_eq!(error.code, ErrorCode::PLUGIN_PANICKED);
     assert_eq!(error.http_status, 503);
     assert!(error.message.contains("asked to panic"), "{error}");
 
-    let after = instance.call(|s| s.select(&ok)).unwrap_err();
+    let after = instance.call(|s| s.pick(&ok)).unwrap_err();
     assert_eq!(
         after.code,
         ErrorCode::PLUGIN_POISONED,
@@ -56,8 +56,6 @@ fn a_panic_in_a_plugin_method_is_a_typed_error_and_poisons_until_reload() {
         .expect("instantiate");
     slot.store(roles.key_selector.into_option().expect("selector"), path);
     let instance = slot.load();
-    let choice = instance
-        .call(|s| s.select(&ok))
-        .expect("served after reload");
+    let choice = instance.call(|s| s.pick(&ok)).expect("served after reload");
     assert_eq!(choice.key_id.as_str(), "k2");
 }

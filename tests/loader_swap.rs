@@ -13,7 +13,7 @@ use std::{
 };
 
 use keyward::{
-    ffi::{KeySelectorBox, RequestKind, RoleMask, SelectRequest},
+    ffi::{KeySelectorBox, KeySelectorExt, RequestKind, RoleMask, SelectRequest},
     hosts::ManualHost,
     loader::{LoadedPlugin, RoleSlot, load_plugin},
 };
@@ -42,9 +42,9 @@ fn two_loads_are_distinct_modules() {
     let one = build(&first, "v1");
     let two = build(&second, "v2");
     let panic = SelectRequest::new("openai", "panic", RequestKind::CHAT_COMPLETION);
-    assert!(one.select(&panic).is_err());
+    assert!(one.pick(&panic).is_err());
     let ok = SelectRequest::new("openai", "gpt-4o", RequestKind::CHAT_COMPLETION);
-    assert_eq!(two.select(&ok).unwrap().key_id.as_str(), "v2");
+    assert_eq!(two.pick(&ok).unwrap().key_id.as_str(), "v2");
 }
 
 #[test]
@@ -65,7 +65,7 @@ fn swapping_under_concurrent_calls_fails_no_call() {
                 while !stop.load(Ordering::Relaxed) || calls < 1_000 {
                     let instance = slot.load();
                     let choice = instance
-                        .call(|s| s.select(&request))
+                        .call(|s| s.pick(&request))
                         .expect("no call fails during swaps");
                     match choice.key_id.as_str() {
                         "v1" => served[0].fetch_add(1, Ordering::Relaxed),

@@ -15,7 +15,7 @@ use std::{
 };
 
 use keyward::{
-    ffi::{KeySelectorBox, RequestKind, RoleMask, SelectRequest},
+    ffi::{KeySelectorBox, KeySelectorExt, RequestKind, RoleMask, SelectRequest},
     hosts::ManualHost,
     loader::{LoadedPlugin, RoleSlot, load_plugin},
 };
@@ -88,7 +88,7 @@ fn swapping_between_the_two_selectors_under_load_fails_no_call() {
                 while !stop.load(Ordering::Relaxed) || calls < 1_000 {
                     let instance = slot.load();
                     let choice = instance
-                        .call(|selector| selector.select(&request))
+                        .call(|selector| selector.pick(&request))
                         .expect("no call fails during swaps");
                     let id = choice.key_id.as_str();
                     let by = match (id.starts_with("w-"), id.starts_with("rr-")) {
@@ -142,7 +142,7 @@ fn a_round_robin_swap_keeps_the_rotation() {
         for _ in 0..2 {
             let instance = slot.load();
             let choice = instance
-                .call(|selector| selector.select(&request))
+                .call(|selector| selector.pick(&request))
                 .expect("pick");
             turns.push(choice.key_id.to_string());
         }

@@ -13,7 +13,7 @@ use std::{
 };
 
 use keyward_plugin_api::{
-    ffi::{KeySelectorBox, RequestKind, SelectRequest},
+    ffi::{KeyChoice, KeySelectorBox, KeySelectorExt, RequestKind, SelectRequest},
     loader::RoleSlot,
 };
 use serde::Serialize;
@@ -58,6 +58,14 @@ pub struct Plan<'a> {
 }
 
 const WARM_UP: Duration = Duration::from_millis(200);
+
+/// Uses a choice as a host does: the key id and the upstream model id (what it forwards with),
+/// each kept opaque to the optimizer.
+#[inline]
+fn consume(choice: KeyChoice<'_>) {
+    black_box(choice.key_id.as_str());
+    black_box(choice.provider_model.as_str());
+}
 
 /// Runs one row; `tick(fraction)` is called from the calling thread as time passes.
 pub fn run(plan: &Plan<'_>, mut tick: impl FnMut(f64)) -> Row {
@@ -116,15 +124,14 @@ fn worker(
         let started = Instant::now();
         if plan.host_call {
             for _ in 0..plan.batch {
-                let choice = instance.call(|selector| selector.select(black_box(&request)));
-                black_box(choice.expect("the benchmark workload is always servable"));
+                let choice = instance.call(|selector| selector.pick(black_box(&request)));
+                consume(choice.expect("the benchmark workload is always servable"));
             }
         } else {
             let selector = instance.role();
             for _ in 0..plan.batch {
-                let choice = selector.select(black_box(&request));
-                assert!(choice.is_ok(), "the benchmark workload is always servable");
-                black_box(choice);
+                let choice = selector.pick(black_box(&request)).into_result();
+                consume(choice.expect("the benchmark workload is always servable"));
             }
         }
         let elapsed = started.elapsed();

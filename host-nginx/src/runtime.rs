@@ -15,7 +15,7 @@ use std::{
 
 use keyward_plugin_api::{
     abi_stable::std_types::{ROption, RResult, RSlice, RStr},
-    ffi::{
+    ffi::{KeySelectorExt, 
         AuthorizeRequest, AuthorizerBox, EnforcerBox, ErrorCode, Header, HostHandle,
         KeySelectorBox, KeywardError, ReserveRequest, SelectRequest, Settlement, Usage,
         UsageEstimate,
@@ -204,7 +204,7 @@ impl Runtime {
             failed: RSlice::EMPTY,
         };
         let selector = self.selector.load_full();
-        let choice = selector.call(|s| s.select(&selection)).map(|c| {
+        let choice = selector.call(|s| s.pick(&selection)).map(|c| {
             (
                 c.key_id.as_str().to_owned(),
                 c.provider_model.as_str().to_owned(),

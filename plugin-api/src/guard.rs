@@ -22,7 +22,7 @@ use std::{
     sync::atomic::{AtomicBool, Ordering},
 };
 
-use abi_stable::std_types::RResult;
+use abi_stable::std_types::{ROption, RResult};
 
 use crate::ffi::{ErrorCode, KeywardError};
 
@@ -69,6 +69,24 @@ impl PanicGuard {
                         self.role
                     ),
                 ))
+            }
+        }
+    }
+
+    /// Like [`run`](Self::run), for methods that answer a reference and report failures
+    /// through an out-parameter (as [`KeySelector::select`](crate::ffi::KeySelector::select)):
+    /// the error, or the panic turned into one, is written to `error` and `None` returned.
+    #[inline]
+    pub fn run_answer<'a, T>(
+        &self,
+        error: &mut ROption<KeywardError>,
+        body: impl FnOnce() -> Result<&'a T, KeywardError>,
+    ) -> Option<&'a T> {
+        match self.run(|| body().into()) {
+            RResult::ROk(answer) => Some(answer),
+            RResult::RErr(failure) => {
+                *error = ROption::RSome(failure);
+                None
             }
         }
     }

@@ -38,8 +38,8 @@ use hyper_util::{
 use keyward_plugin_api::{
     abi_stable::std_types::{ROption, RSlice, RStr},
     ffi::{
-        AuthorizeRequest, ErrorCode, FailedKey, FailureKind, Header, KeywardError, RequestKind,
-        ReserveRequest, SelectRequest, UsageEstimate,
+        AuthorizeRequest, ErrorCode, FailedKey, FailureKind, Header, KeySelectorExt, KeywardError,
+        RequestKind, ReserveRequest, SelectRequest, UsageEstimate,
     },
     loader::RoleSlot,
 };
@@ -503,7 +503,7 @@ fn select(
         failed: RSlice::from_slice(&failed),
     };
     call_with_retry(slot, |s| {
-        s.select(&request)
+        s.pick(&request)
             .map(|choice| (choice.key_id.to_string(), choice.provider_model.to_string()))
     })
 }

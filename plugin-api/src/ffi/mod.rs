@@ -17,8 +17,8 @@ pub use governance::{
 };
 pub use host::{HostHandle, HostServices, HostServices_TO, LogLevel};
 pub use roles::{
-    AuthorizerBox, EnforcerBox, KeySelector, KeySelector_TO, KeySelectorBox, UsageEnforcer,
-    UsageEnforcer_TO, VirtualKeyAuthorizer, VirtualKeyAuthorizer_TO,
+    AuthorizerBox, EnforcerBox, KeySelector, KeySelector_TO, KeySelectorBox, KeySelectorExt,
+    UsageEnforcer, UsageEnforcer_TO, VirtualKeyAuthorizer, VirtualKeyAuthorizer_TO,
 };
 pub use root::{PluginInfo, PluginMod, PluginModRef, RoleMask, RoleSet};
-pub use selection::{FailedKey, FailureKind, KeyChoice, RequestKind, SelectRequest};
+pub use selection::{FailedKey, FailureKind, KeyChoice, KeyRecord, RequestKind, SelectRequest};

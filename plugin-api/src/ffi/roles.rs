@@ -23,22 +23,29 @@
 
 use abi_stable::{
     sabi_trait,
-    std_types::{RBox, RResult, RStr, RString},
+    std_types::{RBox, ROption, RResult, RStr, RString},
 };
 
 use super::{
-    Admission, AuthorizeRequest, KeyChoice, KeywardError, Reservation, ReserveRequest,
-    SelectRequest, Settlement, Usage,
+    Admission, AuthorizeRequest, ErrorCode, KeyChoice, KeyRecord, KeywardError, Reservation,
+    ReserveRequest, SelectRequest, Settlement, Usage,
 };
 
 /// Key selection: given provider, model, request kind, an optional pinned key, an optional
 /// allow-list and the keys that already failed, pick one provider key.
 #[sabi_trait]
 pub trait KeySelector: Send + Sync {
-    /// Picks a key. Runs on every request (and again on every retry), so it must not allocate,
-    /// lock or serialize. The choice borrows from the instance (whose configuration never
-    /// changes: a reconfiguration builds a new instance) and from the request.
-    fn select<'a>(&'a self, request: &SelectRequest<'a>) -> RResult<KeyChoice<'a>, KeywardError>;
+    /// Picks a key: returns the chosen key's record, owned by the instance (whose configuration
+    /// never changes: a reconfiguration builds a new instance), or `None` after writing why
+    /// into `error`. Runs on every request (and again on every retry), so it must not
+    /// allocate, lock or serialize; the answer is one pointer, returned in a register (a
+    /// returned `RResult` of a whole choice cost a third of a pick in copies). Hosts call it
+    /// through [`KeySelectorExt::pick`].
+    fn select<'a>(
+        &'a self,
+        request: &SelectRequest<'a>,
+        error: &mut ROption<KeywardError>,
+    ) -> Option<&'a KeyRecord>;
 
     /// Exports the mutable selection state (e.g. round-robin cursors) as JSON and retires the
     /// instance. A stateless selector returns `"null"`.
@@ -49,6 +56,58 @@ pub trait KeySelector: Send + Sync {
     #[sabi(last_prefix_field)]
     fn import_state(&self, state: RStr<'_>) -> RResult<(), KeywardError>;
 }
+
+/// The host's way to call [`KeySelector::select`]: the record resolved against the request into
+/// a [`KeyChoice`], or the selector's error, as an `RResult` (what
+/// [`Instance::call`](crate::loader::Instance::call) takes).
+///
+/// ```
+/// use keyward_plugin_api::{
+///     abi_stable::std_types::{ROption, RResult, RStr, RString},
+///     ffi::{KeyRecord, KeySelector, KeySelectorExt, KeywardError, RequestKind, SelectRequest},
+/// };
+///
+/// struct One(KeyRecord);
+/// impl KeySelector for One {
+///     fn select<'a>(
+///         &'a self,
+///         _: &SelectRequest<'a>,
+///         _: &mut ROption<KeywardError>,
+///     ) -> Option<&'a KeyRecord> {
+///         Some(&self.0)
+///     }
+///     fn export_state(&self) -> RResult<RString, KeywardError> {
+///         RResult::ROk("null".into())
+///     }
+///     fn import_state(&self, _: RStr<'_>) -> RResult<(), KeywardError> {
+///         RResult::ROk(())
+///     }
+/// }
+///
+/// let selector = One(KeyRecord::new("k1", "first", None));
+/// let request = SelectRequest::new("openai", "gpt-4o", RequestKind::CHAT_COMPLETION);
+/// let choice = selector.pick(&request).unwrap();
+/// assert_eq!(choice.key_id.as_str(), "k1");
+/// assert_eq!(choice.provider_model.as_str(), "gpt-4o");
+/// ```
+pub trait KeySelectorExt: KeySelector {
+    /// Picks a key (see [`KeySelector::select`]).
+    #[inline]
+    fn pick<'a>(&'a self, request: &SelectRequest<'a>) -> RResult<KeyChoice<'a>, KeywardError> {
+        let mut error = ROption::RNone;
+        match self.select(request, &mut error) {
+            Some(record) => RResult::ROk(record.choice(request)),
+            None => RResult::RErr(error.into_option().unwrap_or_else(|| {
+                KeywardError::new(
+                    ErrorCode::INTERNAL,
+                    "the key selector answered neither a key nor an error",
+                )
+            })),
+        }
+    }
+}
+
+impl<T: KeySelector + ?Sized> KeySelectorExt for T {}
 
 /// Virtual-key authorization: find the virtual key in the headers and admit the request with a
 /// decision, or deny it with a status, an error type, a message and an optional retry-after.

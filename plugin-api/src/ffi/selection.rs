@@ -1,10 +1,11 @@
-//! Per-request types of the key-selection role: what the host asks ([`SelectRequest`]) and what
-//! the selector answers ([`KeyChoice`]). All borrowed, nothing allocated: a pick through the
-//! ABI copies a few pointers and nothing else.
+//! Per-request types of the key-selection role: what the host asks ([`SelectRequest`]), what
+//! the selector answers (a pointer to one of its [`KeyRecord`]s), and the host's view of that
+//! answer ([`KeyChoice`]). Nothing is allocated or copied on the way: the answer is one pointer,
+//! returned in a register.
 
 use abi_stable::{
     StableAbi,
-    std_types::{ROption, RSlice, RStr},
+    std_types::{ROption, RSlice, RStr, RString},
 };
 
 /// What kind of request is being served. A `u8` newtype, not a Rust enum, so kinds added later
@@ -105,8 +106,52 @@ impl<'a> SelectRequest<'a> {
     }
 }
 
-/// The key a selector chose. Borrowed from the selector instance (whose configuration is
-/// immutable) or from the request.
+/// A key as a selector answers it: built when the selector is configured, owned by the
+/// instance (whose configuration never changes), one per key and table, so that a pick returns
+/// a pointer to it. What the host reads of it (`key_id`, `provider_model`) comes first, within
+/// the one cache line the record is aligned to.
+#[repr(C, align(64))]
+#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// The key's `id`.
+    pub key_id: RString,
+    /// The model id to send upstream when the key maps the requested model (alias or
+    /// deployment); empty: the requested model as sent.
+    pub provider_model: RString,
+    /// The key's `name`.
+    pub key_name: RString,
+}
+
+impl KeyRecord {
+    /// A record for a key that serves the requested model under `provider_model` (`None`: as
+    /// requested).
+    pub fn new(key_id: &str, key_name: &str, provider_model: Option<&str>) -> Self {
+        Self {
+            key_id: key_id.into(),
+            provider_model: provider_model.unwrap_or_default().into(),
+            key_name: key_name.into(),
+        }
+    }
+
+    /// The host's view of this record as the answer to `request`.
+    #[inline]
+    pub fn choice<'a>(&'a self, request: &SelectRequest<'a>) -> KeyChoice<'a> {
+        KeyChoice {
+            key_id: self.key_id.as_rstr(),
+            key_name: self.key_name.as_rstr(),
+            provider_model: if self.provider_model.is_empty() {
+                request.model
+            } else {
+                self.provider_model.as_rstr()
+            },
+        }
+    }
+}
+
+/// The key a selector chose, as the host reads it ([`KeySelectorExt::pick`]): borrowed from
+/// the selector's [`KeyRecord`] and from the request.
+///
+/// [`KeySelectorExt::pick`]: super::KeySelectorExt::pick
 #[repr(C)]
 #[derive(StableAbi, Copy, Clone, Debug, PartialEq)]
 pub struct KeyChoice<'a> {

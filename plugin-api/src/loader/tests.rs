@@ -8,14 +8,14 @@ fn verdict(plugin: &str) -> bool {
 
 #[test]
 fn only_the_same_zero_minor_with_a_patch_at_least_the_hosts_is_compatible() {
-    // The host is crate::INTERFACE_VERSION = 0.1.1.
+    assert_eq!(crate::INTERFACE_VERSION, "0.2.0", "the cases below assume host 0.2.0");
     assert!(
-        !verdict("0.1.0"),
-        "a plugin older than the host patch is refused"
+        !verdict("0.1.1"),
+        "an older 0.y is a breaking change (0.2.0 changed KeySelector::select)"
     );
-    assert!(verdict("0.1.1"));
-    assert!(verdict("0.1.7"));
-    assert!(!verdict("0.2.0"), "a newer 0.y is a breaking change");
+    assert!(verdict("0.2.0"));
+    assert!(verdict("0.2.7"), "a newer patch only appends");
+    assert!(!verdict("0.3.0"), "a newer 0.y is a breaking change");
     assert!(!verdict("0.0.9"));
     assert!(!verdict("1.1.0"));
     assert!(!verdict("0.99.0"));

@@ -4,7 +4,10 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use keyward_plugin_api::model::key::{constraints::CandidateTable, index::Candidate};
+use keyward_plugin_api::{
+    ffi::KeyRecord,
+    model::key::{constraints::CandidateTable, index::Candidate},
+};
 
 /// One candidate key.
 #[derive(Debug)]
@@ -13,12 +16,8 @@ pub struct RingEntry {
     pub key: u32,
     /// Whether the key takes turns (weight above zero, or every weight zero).
     pub takes_turns: bool,
-    /// The key's id.
-    pub id: Box<str>,
-    /// The key's name.
-    pub name: Box<str>,
-    /// The provider model id, when the key maps the model (alias or deployment).
-    pub provider_model: Option<Box<str>>,
+    /// The answer for this key (its id, name and provider model id).
+    pub record: KeyRecord,
 }
 
 /// The candidates of one table and its cursor.
@@ -39,9 +38,7 @@ impl Ring {
             .map(|c| RingEntry {
                 key: c.key,
                 takes_turns: all_zero || !c.weight.is_zero(),
-                id: c.id.into(),
-                name: c.name.into(),
-                provider_model: c.provider_model.map(Into::into),
+                record: KeyRecord::new(c.id, c.name, c.provider_model),
             })
             .collect::<Box<[RingEntry]>>();
         let turns = (0u32..)

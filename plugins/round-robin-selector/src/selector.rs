@@ -9,7 +9,7 @@
 
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
 use keyward_plugin_api::{
-    ffi::{ErrorCode, KeyChoice, KeySelector, KeywardError, SelectRequest},
+    ffi::{ErrorCode, KeyRecord, KeySelector, KeywardError, SelectRequest},
     guard::PanicGuard,
     model::key::{
         config::KeysConfig,
@@ -95,7 +95,7 @@ impl RoundRobinSelector {
     }
 
     #[inline]
-    fn pick<'a>(&'a self, request: &SelectRequest<'a>) -> Result<KeyChoice<'a>, KeywardError> {
+    fn locate(&self, request: &SelectRequest<'_>) -> Result<&KeyRecord, KeywardError> {
         let provider_name = request.provider.as_str();
         let provider = match self.index.provider(provider_name) {
             Some(provider) if !provider.keys().is_empty() => provider,
@@ -115,15 +115,7 @@ impl RoundRobinSelector {
             ROption::RNone => turn(ring, &constraints)
                 .map_err(|why| no_pick_error(provider.name(), model, why, request.failed.len()))?,
         };
-        let entry = ring.entry(position);
-        Ok(KeyChoice {
-            key_id: RStr::from_str(&entry.id),
-            key_name: RStr::from_str(&entry.name),
-            provider_model: match &entry.provider_model {
-                Some(mapped) => RStr::from_str(mapped),
-                None => request.model,
-            },
-        })
+        Ok(&ring.entry(position).record)
     }
 }
 
@@ -137,11 +129,11 @@ fn turn(ring: &Ring, constraints: &Constraints<'_>) -> Result<usize, NoPick> {
         if constraints.is_empty() {
             return Ok(position);
         }
-        if !constraints.allows(&entry.id) {
+        if !constraints.allows(&entry.record.key_id) {
             continue;
         }
         admitted = true;
-        let tier = constraints.failure_tier(&entry.id);
+        let tier = constraints.failure_tier(&entry.record.key_id);
         if tier == Tier::Fresh {
             return Ok(position);
         }
@@ -157,8 +149,12 @@ fn turn(ring: &Ring, constraints: &Constraints<'_>) -> Result<usize, NoPick> {
 }
 
 impl KeySelector for RoundRobinSelector {
-    fn select<'a>(&'a self, request: &SelectRequest<'a>) -> RResult<KeyChoice<'a>, KeywardError> {
-        self.guard.run(|| self.pick(request).into())
+    fn select<'a>(
+        &'a self,
+        request: &SelectRequest<'a>,
+        error: &mut ROption<KeywardError>,
+    ) -> Option<&'a KeyRecord> {
+        self.guard.run_answer(error, || self.locate(request))
     }
 
     fn export_state(&self) -> RResult<RString, KeywardError> {

@@ -7,9 +7,11 @@
 
 use std::{hint::black_box, time::Duration};
 
-use abi_stable::std_types::{ROption, RSlice, RStr};
+use abi_stable::std_types::{ROption, RResult, RSlice, RStr};
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use keyward_plugin_api::ffi::{FailedKey, FailureKind, RequestKind, SelectRequest};
+use keyward_plugin_api::ffi::{
+    FailedKey, FailureKind, KeyChoice, KeySelectorExt, KeywardError, RequestKind, SelectRequest,
+};
 use keyward_weighted_selector::{WeightedSelector, boxed};
 
 fn config(keys: usize) -> String {
@@ -27,6 +29,13 @@ fn config(keys: usize) -> String {
     )
 }
 
+/// Uses a choice as a host does (the key id and the upstream model id), as `keyward-bench` does.
+fn consume(choice: RResult<KeyChoice<'_>, KeywardError>) {
+    let choice = choice.into_result().expect("the workload is servable");
+    black_box(choice.key_id.as_str());
+    black_box(choice.provider_model.as_str());
+}
+
 fn picks(c: &mut Criterion) {
     let mut group = c.benchmark_group("select");
     group
@@ -37,7 +46,7 @@ fn picks(c: &mut Criterion) {
         let selector = boxed(WeightedSelector::from_json(&config(keys)).expect("config"));
         let request = SelectRequest::new("openai", "gpt-4o", RequestKind::CHAT_COMPLETION);
         group.bench_with_input(BenchmarkId::new("unconstrained", keys), &keys, |b, _| {
-            b.iter(|| black_box(selector.select(black_box(&request))).is_ok())
+            b.iter(|| consume(selector.pick(black_box(&request))))
         });
         let allowed = [RStr::from_str("key-0"), RStr::from_str("key-1")];
         let failures = [FailedKey {
@@ -50,7 +59,7 @@ fn picks(c: &mut Criterion) {
         group.bench_with_input(
             BenchmarkId::new("allow_list_and_failure", keys),
             &keys,
-            |b, _| b.iter(|| black_box(selector.select(black_box(&constrained))).is_ok()),
+            |b, _| b.iter(|| consume(selector.pick(black_box(&constrained)))),
         );
     }
     group.finish();

@@ -55,16 +55,19 @@ pub fn column(random: u64, columns: usize) -> (usize, u32) {
     (column as usize, (random >> 32) as u32)
 }
 
+/// Column `column` itself or its alias, by the coin. Without a branch: the coin is random, so
+/// a branch would be mispredicted about as often as a column is split.
+#[inline(always)]
+pub fn resolve(column: usize, coin: u32, slot: Slot) -> usize {
+    let keep = usize::from(coin < slot.threshold).wrapping_neg();
+    (column & keep) | (slot.alias as usize & !keep)
+}
+
 /// A weighted draw from `slots` with one random `u64`.
 #[inline]
 pub fn sample(slots: &[Slot], random: u64) -> usize {
     let (i, coin) = column(random, slots.len());
-    let slot = slots[i];
-    if coin < slot.threshold {
-        i
-    } else {
-        slot.alias as usize
-    }
+    resolve(i, coin, slots[i])
 }
 
 #[cfg(test)]

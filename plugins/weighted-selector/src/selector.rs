@@ -11,7 +11,7 @@
 
 use abi_stable::std_types::{ROption, RResult, RStr, RString};
 use keyward_plugin_api::{
-    ffi::{KeyChoice, KeySelector, KeywardError, SelectRequest},
+    ffi::{KeyRecord, KeySelector, KeywardError, SelectRequest},
     guard::PanicGuard,
     model::key::{
         config::KeysConfig,
@@ -23,7 +23,7 @@ use keyward_plugin_api::{
     },
 };
 
-use crate::table::{Entry, WeightedTable};
+use crate::table::WeightedTable;
 
 /// Draws tried before a constrained pick falls back to a scan.
 pub const REJECTION_TRIES: usize = 8;
@@ -59,10 +59,9 @@ impl WeightedSelector {
             .sum()
     }
 
-    /// The table and position of the pick. Errors are built out of line, so the common path
-    /// returns two words and writes the ABI result once, directly.
+    /// The record of the pick. Errors are built out of line.
     #[inline]
-    fn locate(&self, request: &SelectRequest<'_>) -> Result<(&WeightedTable, usize), KeywardError> {
+    fn locate(&self, request: &SelectRequest<'_>) -> Result<&KeyRecord, KeywardError> {
         let provider_name = request.provider.as_str();
         let provider = match self.index.provider(provider_name) {
             Some(provider) if !provider.keys().is_empty() => provider,
@@ -80,20 +79,7 @@ impl WeightedSelector {
             }
             ROption::RNone => constrained_pick(table, provider, request)?,
         };
-        Ok((table, position))
-    }
-}
-
-/// The answer for the entry at `position`.
-#[inline]
-fn choice<'a>(entry: &'a Entry, request: &SelectRequest<'a>) -> KeyChoice<'a> {
-    KeyChoice {
-        key_id: RStr::from_str(&entry.id),
-        key_name: RStr::from_str(&entry.name),
-        provider_model: match &entry.provider_model {
-            Some(mapped) => RStr::from_str(mapped),
-            None => request.model,
-        },
+        Ok(table.record(position))
     }
 }
 
@@ -123,7 +109,7 @@ fn constrained_pick(
     };
     for _ in 0..tries {
         let position = table.sample(fastrand::u64(..));
-        if constraints.tier(&table.entry(position).id) == Tier::Fresh {
+        if constraints.tier(&table.record(position).key_id) == Tier::Fresh {
             return Ok(position);
         }
     }
@@ -138,11 +124,12 @@ fn constrained_pick(
 }
 
 impl KeySelector for WeightedSelector {
-    fn select<'a>(&'a self, request: &SelectRequest<'a>) -> RResult<KeyChoice<'a>, KeywardError> {
-        self.guard.run(|| match self.locate(request) {
-            Ok((table, position)) => RResult::ROk(choice(table.entry(position), request)),
-            Err(error) => RResult::RErr(error),
-        })
+    fn select<'a>(
+        &'a self,
+        request: &SelectRequest<'a>,
+        error: &mut ROption<KeywardError>,
+    ) -> Option<&'a KeyRecord> {
+        self.guard.run_answer(error, || self.locate(request))
     }
 
     fn export_state(&self) -> RResult<RString, KeywardError> {

@@ -12,7 +12,7 @@ use std::{
 };
 
 use abi_stable::std_types::{ROption, RSlice, RStr};
-use keyward_plugin_api::ffi::{FailedKey, FailureKind, RequestKind, SelectRequest};
+use keyward_plugin_api::ffi::{FailedKey, FailureKind, KeySelectorExt, RequestKind, SelectRequest};
 use keyward_weighted_selector::{WeightedSelector, boxed};
 
 thread_local! {
@@ -92,12 +92,12 @@ fn a_pick_allocates_nothing() {
     scanned.failed = RSlice::from_slice(&failures);
 
     // Warm up: the thread's random generator is initialized on first use.
-    assert!(selector.select(&plain).is_ok());
+    assert!(selector.pick(&plain).is_ok());
     let mut served = 0;
     let counted = allocations_during(|| {
         for _ in 0..10_000 {
             for request in [&plain, &aliased, &constrained, &pinned, &scanned] {
-                if selector.select(request).is_ok() {
+                if selector.pick(request).is_ok() {
                     served += 1;
                 }
             }

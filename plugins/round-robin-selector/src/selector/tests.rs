@@ -1,6 +1,6 @@
 use abi_stable::std_types::{ROption, RSlice, RStr};
 use keyward_plugin_api::ffi::{
-    ErrorCode, FailedKey, FailureKind, KeySelectorBox, RequestKind, SelectRequest,
+    ErrorCode, FailedKey, FailureKind, KeySelectorBox, KeySelectorExt, RequestKind, SelectRequest,
 };
 
 use crate::{RoundRobinSelector, boxed};
@@ -17,7 +17,7 @@ fn selector() -> KeySelectorBox {
 
 fn turns(selector: &KeySelectorBox, request: &SelectRequest<'_>, n: usize) -> Vec<String> {
     (0..n)
-        .map(|_| selector.select(request).expect("a pick").key_id.to_string())
+        .map(|_| selector.pick(request).expect("a pick").key_id.to_string())
         .collect()
 }
 
@@ -33,7 +33,7 @@ fn keys_take_turns_and_zero_weights_sit_out() {
     assert_eq!(turns(&selector, &batch, 2), ["c", "c"]);
     let mut mini = SelectRequest::new("openai", "GPT-4o-mini", RequestKind::CHAT_COMPLETION);
     mini.pinned_key = ROption::RSome(RStr::from_str("mini"));
-    let choice = selector.select(&mini).expect("mini");
+    let choice = selector.pick(&mini).expect("mini");
     assert_eq!(choice.provider_model.as_str(), "gpt-4o-mini-2024");
 }
 
@@ -63,15 +63,15 @@ fn failed_and_disallowed_keys_are_skipped() {
     request.failed = RSlice::from_slice(&failures[..1]);
     request.allowed_key_ids = ROption::RSome(RSlice::from_slice(&allowed[..1]));
     let error = selector
-        .select(&request)
+        .pick(&request)
         .expect_err("a failed its credentials");
     assert_eq!(error.code, ErrorCode::ALL_KEYS_EXCLUDED);
     request.pinned_key = ROption::RSome(RStr::from_str("b"));
-    let error = selector.select(&request).expect_err("b is not allowed");
+    let error = selector.pick(&request).expect_err("b is not allowed");
     assert_eq!(error.code, ErrorCode::PINNED_KEY_UNAVAILABLE);
     let unknown = SelectRequest::new("azure", "gpt-4o", RequestKind::OTHER);
     assert_eq!(
-        selector.select(&unknown).expect_err("no keys").code,
+        selector.pick(&unknown).expect_err("no keys").code,
         ErrorCode::NO_KEYS
     );
 }

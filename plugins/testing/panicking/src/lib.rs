@@ -11,7 +11,7 @@ use abi_stable::{
 };
 use keyward_plugin_api::{
     ffi::{
-        HostHandle, KeyChoice, KeySelector, KeySelector_TO, KeywardError, RoleMask, RoleSet,
+        HostHandle, KeyRecord, KeySelector, KeySelector_TO, KeywardError, RoleMask, RoleSet,
         SelectRequest,
     },
     guard::PanicGuard,
@@ -29,7 +29,7 @@ fn build_roles(config: &str, _roles: RoleMask, _host: HostHandle) -> Result<Role
     let key_id = config.split('"').nth(3).unwrap_or("k1").to_owned();
     let mut set = RoleSet::empty();
     let selector = PanickingSelector {
-        key_id,
+        record: KeyRecord::new(&key_id, &key_id, None),
         guard: PanicGuard::new("testing-panicking"),
     };
     set.key_selector = ROption::RSome(KeySelector_TO::from_value(selector, TD_Opaque));
@@ -38,21 +38,21 @@ fn build_roles(config: &str, _roles: RoleMask, _host: HostHandle) -> Result<Role
 
 /// Always picks the configured key; panics for the model `panic`.
 pub struct PanickingSelector {
-    key_id: String,
+    record: KeyRecord,
     guard: PanicGuard,
 }
 
 impl KeySelector for PanickingSelector {
-    fn select<'a>(&'a self, request: &SelectRequest<'a>) -> RResult<KeyChoice<'a>, KeywardError> {
-        self.guard.run(|| {
+    fn select<'a>(
+        &'a self,
+        request: &SelectRequest<'a>,
+        error: &mut ROption<KeywardError>,
+    ) -> Option<&'a KeyRecord> {
+        self.guard.run_answer(error, || {
             if request.model.as_str() == "panic" {
                 panic!("asked to panic");
             }
-            RResult::ROk(KeyChoice {
-                key_id: RStr::from_str(&self.key_id),
-                key_name: RStr::from_str(&self.key_id),
-                provider_model: request.model,
-            })
+            Ok(&self.record)
         })
     }
 
@@ -70,7 +70,7 @@ impl KeySelector for PanickingSelector {
 pub fn boxed(key_id: &str) -> keyward_plugin_api::ffi::KeySelectorBox {
     KeySelector_TO::from_value(
         PanickingSelector {
-            key_id: key_id.to_owned(),
+            record: KeyRecord::new(key_id, key_id, None),
             guard: PanicGuard::new("testing-panicking"),
         },
         TD_Opaque,

@@ -1,6 +1,7 @@
 use abi_stable::std_types::{ROption, RSlice, RStr};
 use keyward_plugin_api::ffi::{
-    ErrorCode, FailedKey, FailureKind, KeySelectorBox, KeywardError, RequestKind, SelectRequest,
+    ErrorCode, FailedKey, FailureKind, KeySelectorBox, KeySelectorExt, KeywardError, RequestKind,
+    SelectRequest,
 };
 
 use crate::{WeightedSelector, boxed};
@@ -41,7 +42,7 @@ fn tally(
 ) -> Vec<u64> {
     let mut counts = vec![0u64; keys];
     for _ in 0..picks {
-        let choice = selector.select(request).expect("a pick");
+        let choice = selector.pick(request).expect("a pick");
         let index: usize = choice.key_id.as_str()[1..].parse().expect("k<i>");
         counts[index] += 1;
     }
@@ -149,14 +150,14 @@ fn failed_keys_come_back_only_when_nothing_else_is_left() {
     request.failed = RSlice::from_slice(&failures);
     for _ in 0..100 {
         assert_eq!(
-            selector.select(&request).expect("retry").key_id.as_str(),
+            selector.pick(&request).expect("retry").key_id.as_str(),
             "k2"
         );
     }
     request.failed = RSlice::from_slice(&failures[..2]);
     for _ in 0..100 {
         assert_eq!(
-            selector.select(&request).expect("fresh").key_id.as_str(),
+            selector.pick(&request).expect("fresh").key_id.as_str(),
             "k2"
         );
     }
@@ -166,7 +167,7 @@ fn failed_keys_come_back_only_when_nothing_else_is_left() {
         failed("k2", FailureKind::CREDENTIALS),
     ];
     request.failed = RSlice::from_slice(&burnt);
-    let error = selector.select(&request).expect_err("all burnt");
+    let error = selector.pick(&request).expect_err("all burnt");
     assert_eq!(error.code, ErrorCode::ALL_KEYS_EXCLUDED);
     assert!(
         error.message.contains("openai") && error.message.contains("gpt-4o"),
@@ -193,7 +194,7 @@ fn expect_error(
     request: &SelectRequest<'_>,
     code: ErrorCode,
 ) -> KeywardError {
-    let error = selector.select(request).expect_err("an error");
+    let error = selector.pick(request).expect_err("an error");
     assert_eq!(error.code, code, "{}", error.message);
     assert!(
         !error.message.contains("sk-") && !error.message.contains("secret"),
@@ -208,7 +209,7 @@ fn the_selection_rules_match_bifrost() {
     let selector = selector(RULES);
     // Case-insensitive model matching; the choice reports what to send upstream.
     let choice = selector
-        .select(&SelectRequest::new(
+        .pick(&SelectRequest::new(
             "openai",
             "FAST",
             RequestKind::CHAT_COMPLETION,
@@ -219,13 +220,13 @@ fn the_selection_rules_match_bifrost() {
         ("main", "Main")
     );
     assert_eq!(choice.provider_model.as_str(), "gpt-4o-mini-2024-07-18");
-    let mini = selector.select(&chat("gpt-4o-mini")).expect("mini");
+    let mini = selector.pick(&chat("gpt-4o-mini")).expect("mini");
     assert_eq!(mini.key_id.as_str(), "main", "batch black-lists it");
     assert_eq!(mini.provider_model.as_str(), "gpt-4o-mini");
-    let unlisted = selector.select(&chat("o3-pro")).expect("open key");
+    let unlisted = selector.pick(&chat("o3-pro")).expect("open key");
     assert_eq!(unlisted.key_id.as_str(), "batch");
     let azure = selector
-        .select(&SelectRequest::new(
+        .pick(&SelectRequest::new(
             "azure",
             "gpt-4o",
             RequestKind::EMBEDDING,
@@ -238,7 +239,7 @@ fn the_selection_rules_match_bifrost() {
         ErrorCode::MODEL_NOT_SUPPORTED,
     );
     let llama = selector
-        .select(&SelectRequest::new(
+        .pick(&SelectRequest::new(
             "vllm",
             "Llama-3",
             RequestKind::CHAT_COMPLETION,
@@ -253,7 +254,7 @@ fn the_selection_rules_match_bifrost() {
     // Batch requests use only use_for_batch_api keys.
     for _ in 0..50 {
         let batch = selector
-            .select(&SelectRequest::new("openai", "gpt-4o", RequestKind::BATCH))
+            .pick(&SelectRequest::new("openai", "gpt-4o", RequestKind::BATCH))
             .expect("batch");
         assert_eq!(batch.key_id.as_str(), "batch");
     }
@@ -288,7 +289,7 @@ fn a_pinned_key_is_served_only_while_it_is_a_candidate() {
     for _ in 0..20 {
         assert_eq!(
             selector
-                .select(&request)
+                .pick(&request)
                 .expect("pinned by name")
                 .key_id
                 .as_str(),
@@ -339,7 +340,7 @@ fn exporting_state_keeps_picks_working() {
     );
     assert_eq!(
         selector
-            .select(&chat("gpt-4o"))
+            .pick(&chat("gpt-4o"))
             .expect("still picks")
             .key_id
             .as_str(),
