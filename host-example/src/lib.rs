@@ -66,7 +66,7 @@ pub async fn run(args: Args) -> Result<(), String> {
 
     let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));
     let reloads = tokio::spawn(reload_on_sighup(store.clone(), metrics));
-    let served = axum::serve(listener, app)
+    let served = axum::serve(nodelay(listener), app)
         .with_graceful_shutdown(shutdown_signal())
         .await;
     snapshots.abort();
@@ -123,4 +123,18 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// The listener with `TCP_NODELAY` on every accepted connection (axum leaves Nagle's algorithm
+/// on): a proxy's small writes — streamed chunks above all — must not wait for the client's
+/// acknowledgement of the previous one.
+pub fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY on a connection: {error}");
+        }
+    })
 }

@@ -15,10 +15,10 @@ use std::{
 
 use keyward_plugin_api::{
     abi_stable::std_types::{ROption, RResult, RSlice, RStr},
-    ffi::{KeySelectorExt, 
+    ffi::{
         AuthorizeRequest, AuthorizerBox, EnforcerBox, ErrorCode, Header, HostHandle,
-        KeySelectorBox, KeywardError, ReserveRequest, SelectRequest, Settlement, Usage,
-        UsageEstimate,
+        KeySelectorBox, KeySelectorExt, KeywardError, ReserveRequest, SelectRequest, Settlement,
+        Usage, UsageEstimate,
     },
     loader::{LoadReport, RoleSlot, load_plugin},
 };

@@ -8,7 +8,11 @@ fn verdict(plugin: &str) -> bool {
 
 #[test]
 fn only_the_same_zero_minor_with_a_patch_at_least_the_hosts_is_compatible() {
-    assert_eq!(crate::INTERFACE_VERSION, "0.2.0", "the cases below assume host 0.2.0");
+    assert_eq!(
+        crate::INTERFACE_VERSION,
+        "0.2.0",
+        "the cases below assume host 0.2.0"
+    );
     assert!(
         !verdict("0.1.1"),
         "an older 0.y is a breaking change (0.2.0 changed KeySelector::select)"
