@@ -49,6 +49,36 @@ pub struct Args {
     /// Log format.
     #[arg(long, env = "KEYWARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// How requests are spread over threads: `work-stealing` (one tokio runtime whose workers
+    /// steal each other's tasks: robust when the cores are shared with other busy processes)
+    /// or `per-core` (one single-threaded runtime per worker, a request served start to end on
+    /// one thread: lower latency on dedicated cores). See docs/host.md.
+    #[arg(long, env = "KEYWARD_THREADING", value_enum, default_value_t = Threading::WorkStealing)]
+    pub threading: Threading,
+
+    /// Serving threads (default: one per CPU core).
+    #[arg(long, env = "KEYWARD_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
+}
+
+impl Args {
+    /// How many serving threads to run.
+    pub fn workers(&self) -> usize {
+        self.worker_threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            usize::from,
+        )
+    }
+}
+
+/// How requests are spread over threads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Threading {
+    /// One multi-threaded, work-stealing runtime.
+    WorkStealing,
+    /// One single-threaded runtime per serving thread.
+    PerCore,
 }
 
 /// How logs are written.

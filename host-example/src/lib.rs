@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod persist;
 pub mod plugins;
 pub mod proxy;
+pub mod serve;
 pub mod startup;
 pub mod store;
 
@@ -56,23 +57,20 @@ pub async fn run(args: Args) -> Result<(), String> {
     };
     let admin = AdminAuth::new(started.admin_token, started.admin_basic);
     let app = api::router(state, admin, max_body);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    let bound = listener
-        .local_addr()
-        .map_err(|e| format!("cannot read the bound address: {e}"))?;
-    tracing::info!(data_dir = %args.data_dir.display(), "keyward-host listening on {bound}");
-
     let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));
     let reloads = tokio::spawn(reload_on_sighup(store.clone(), metrics));
-    let served = axum::serve(nodelay(listener), app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    let served = serve::serve(
+        args.listen,
+        args.threading,
+        args.workers(),
+        app,
+        shutdown_signal(),
+    )
+    .await;
     snapshots.abort();
     reloads.abort();
     let saved = store.save_usage();
-    served.map_err(|e| e.to_string())?;
+    served?;
     saved
 }
 

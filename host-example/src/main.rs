@@ -4,16 +4,24 @@
 use std::{io::IsTerminal, process::ExitCode};
 
 use clap::Parser;
-use keyward_host::cli::{Args, LogFormat};
+use keyward_host::cli::{Args, LogFormat, Threading};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging(args.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    // Work-stealing: requests are served on this runtime's workers. Per-core: this runtime only
+    // runs the control work (start-up, snapshots, reloads, signals); `keyward_host::serve`
+    // starts the serving threads.
+    let mut builder = match args.threading {
+        Threading::WorkStealing => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(args.workers());
+            builder
+        }
+        Threading::PerCore => tokio::runtime::Builder::new_current_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("keyward-host: cannot start the runtime: {error}");

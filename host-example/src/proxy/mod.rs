@@ -60,31 +60,45 @@ pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The proxy's shared parts: the upstream client and the request-id counter.
+/// The proxy's shared parts: the request-id counter. Upstream clients are per thread
+/// ([`Proxy::client`]).
 pub struct Proxy {
-    client: HttpsClient,
     next_request_id: AtomicU64,
 }
 
+thread_local! {
+    /// This thread's upstream client: its connections are driven by this thread's runtime, so a
+    /// request and its upstream exchange stay on one thread (see [`crate::serve`]).
+    static CLIENT: HttpsClient = upstream_client();
+}
+
+/// A pooled HTTP/1.1 client (HTTPS through rustls with the webpki roots).
+fn upstream_client() -> HttpsClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(256)
+        .build(https)
+}
+
 impl Proxy {
-    /// A proxy with a pooled HTTP/1.1 client (HTTPS through rustls with the webpki roots).
+    /// A proxy whose request ids start from a per-process seed.
     pub fn new() -> Self {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(256)
-            .build(https);
         let seed = u64::from(std::process::id()) << 40;
         Self {
-            client,
             next_request_id: AtomicU64::new(seed),
         }
+    }
+
+    /// This thread's upstream client.
+    fn client() -> HttpsClient {
+        CLIENT.with(Clone::clone)
     }
 
     fn request_id(&self) -> u64 {
@@ -342,7 +356,7 @@ async fn forward_in_span(
             .into_response();
         };
         let upstream_started = Instant::now();
-        let sent = tokio::time::timeout(route.timeout, state.proxy.client.request(request)).await;
+        let sent = tokio::time::timeout(route.timeout, Proxy::client().request(request)).await;
         let failure = match sent {
             Err(_) => {
                 last_failure = Some(ApiError::new(
