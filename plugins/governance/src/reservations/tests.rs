@@ -129,3 +129,49 @@ fn open_reservations_list_in_id_order() {
     table.open(3, open(1)).expect("free");
     assert_eq!(table.all_open(), vec![(3, open(1)), (9, open(1))]);
 }
+
+#[test]
+fn threads_racing_on_one_slot_finish_every_reservation_exactly_once() {
+    let table = Reservations::default();
+    // Ids that all land on one slot: each thread's reservations clash with the others'.
+    let mut ids = vec![3u64];
+    while ids.len() < 64 {
+        let last = *ids.last().expect("non-empty");
+        ids.push(clash_of(&table, last));
+    }
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for chunk in ids.chunks(8) {
+            let (table, done) = (&table, &done);
+            scope.spawn(move || {
+                for &id in chunk {
+                    table.open(id, open(id)).expect("each id opens once");
+                }
+                for &id in chunk {
+                    // Finished twice (a retried settle): only the first charges.
+                    for _ in 0..2 {
+                        match table.finish(id, |held| {
+                            assert_eq!(held.tokens, id, "the reservation of this id");
+                            settlement(id)
+                        }) {
+                            Finish::Done(s) => {
+                                assert_eq!(s, settlement(id));
+                                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            }
+                            // Its tombstone may already be replaced by a clashing id's.
+                            Finish::Duplicate(s) => assert_eq!(s, settlement(id)),
+                            Finish::Unknown => {}
+                        }
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(
+        done.into_inner(),
+        ids.len(),
+        "every reservation charged once"
+    );
+    assert!(table.all_open().is_empty());
+    assert_eq!(table.overflowing.load(Ordering::Relaxed), 0);
+}
