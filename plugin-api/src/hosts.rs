@@ -27,10 +27,11 @@ use crate::ffi::{HostHandle, HostServices, HostServices_TO, LogLevel};
 /// The host services of a real host: the system clock, and logs through `tracing`.
 ///
 /// The clock is the kernel's coarse real-time clock on Linux (`CLOCK_REALTIME_COARSE`: the time
-/// of the last scheduler tick, 1–4 ms of resolution, read from the vDSO page in a few
-/// nanoseconds), because the governance plugin reads it on every reservation and settlement and
-/// the precise clock cost about a sixth of a decision. Windows are seconds and longer; a tick of
-/// lag moves a reset by at most that much. Elsewhere it is [`std::time::SystemTime::now`].
+/// of the last scheduler tick, 1–4 ms of resolution, 10 ms on `HZ=100` kernels, read from the
+/// vDSO page in a few nanoseconds), because the governance plugin reads it on every reservation
+/// and settlement and the precise clock cost about a sixth of a decision. Windows are seconds and
+/// longer, so a reset moves by at most a tick; per-second smoothing allows for the tick in its
+/// burst. Elsewhere it is [`std::time::SystemTime::now`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemHost;
 

@@ -55,6 +55,18 @@ impl std::fmt::Debug for Smoothing {
     }
 }
 
+/// The host's clock may be coarse (keyward-host's moves once per kernel tick, up to 10 ms): a
+/// GCRA on a clock that stands still admits only its burst until the clock moves. So the burst
+/// is at least [`CLOCK_GRANULARITY_MS`] worth of requests, which keeps the configured rate
+/// reachable whatever the tick.
+fn clock_granularity_burst(per_second: NonZeroU32) -> NonZeroU32 {
+    let per_tick = per_second.get().div_ceil(1_000 / CLOCK_GRANULARITY_MS);
+    NonZeroU32::new(per_tick).unwrap_or(NonZeroU32::MIN)
+}
+
+/// The clock resolution the smoothing burst allows for, in milliseconds.
+pub const CLOCK_GRANULARITY_MS: u32 = 10;
+
 fn rate(value: u32, path: &str) -> Result<NonZeroU32, KeywardError> {
     NonZeroU32::new(value).ok_or_else(|| invalid(path, "must be at least 1"))
 }
@@ -100,7 +112,8 @@ impl Smoothing {
                     let burst = rate(
                         chosen.burst.unwrap_or(chosen.requests_per_second),
                         &format!("{path}.burst"),
-                    )?;
+                    )?
+                    .max(clock_granularity_burst(per_second));
                     let quota = Quota::per_second(per_second).allow_burst(burst);
                     Some(KeySmoothing {
                         limiter: RateLimiter::direct_with_clock(quota, HostClock(host.clone())),

@@ -76,3 +76,31 @@ fn overrides_apply_to_their_key_only_and_must_name_a_key() {
             .contains("smoothing.virtual_keys.nobody")
     );
 }
+
+#[test]
+fn a_clock_that_moves_once_per_tick_still_reaches_the_rate() {
+    // 1,000 requests a second with a burst of 1, on a clock that moves in 10 ms steps (a coarse
+    // kernel clock): each step admits 10 ms worth, so one second admits the full rate.
+    let host = ManualHost::at_unix_secs(1_000);
+    let handle = host.handle();
+    let s = smoothing(
+        SmoothingConfig {
+            requests_per_second: Some(1_000),
+            burst: Some(1),
+            virtual_keys: BTreeMap::new(),
+        },
+        &host,
+    );
+    assert_eq!(s.keys[0].as_ref().map(|k| k.burst), Some(10));
+    let mut admitted = 0;
+    for _tick in 0..100 {
+        while s.check(0, &handle).is_ok() {
+            admitted += 1;
+        }
+        host.advance_nanos(10_000_000);
+    }
+    assert!(
+        (1_000..=1_010).contains(&admitted),
+        "admitted {admitted} in one second"
+    );
+}
