@@ -52,7 +52,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     let metrics = Arc::new(metrics::Metrics::new());
     let state = AppState {
         store: store.clone(),
-        proxy: Arc::new(proxy::Proxy::new()),
+        proxy: Arc::new(proxy::Proxy::new(args.threading)),
         metrics: metrics.clone(),
     };
     let admin = AdminAuth::new(started.admin_token, started.admin_basic);

@@ -46,6 +46,7 @@ use keyward_plugin_api::{
 
 use tracing::Instrument;
 
+use crate::cli::Threading;
 use crate::plugins::call_with_retry;
 
 use self::{inference::Inference, settle::Settlement, upstream::ProviderKind};
@@ -60,15 +61,17 @@ pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 
 type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
-/// The proxy's shared parts: the request-id counter. Upstream clients are per thread
-/// ([`Proxy::client`]).
+/// The proxy's shared parts: the request-id counter and, with work-stealing threading, the
+/// upstream client (per-core threading gives each serving thread its own, [`Proxy::client`]).
 pub struct Proxy {
     next_request_id: AtomicU64,
+    shared_client: Option<HttpsClient>,
 }
 
 thread_local! {
-    /// This thread's upstream client: its connections are driven by this thread's runtime, so a
-    /// request and its upstream exchange stay on one thread (see [`crate::serve`]).
+    /// This serving thread's upstream client (per-core threading): its connections are driven
+    /// by this thread's runtime, so a request and its upstream exchange stay on one thread (see
+    /// [`crate::serve`]).
     static CLIENT: HttpsClient = upstream_client();
 }
 
@@ -88,27 +91,27 @@ fn upstream_client() -> HttpsClient {
 }
 
 impl Proxy {
-    /// A proxy whose request ids start from a per-process seed.
-    pub fn new() -> Self {
+    /// A proxy whose request ids start from a per-process seed. With work-stealing threading
+    /// one pooled client serves every worker (a task may move between workers, and one pool
+    /// reuses connections best); per-core threading uses one client per serving thread.
+    pub fn new(threading: Threading) -> Self {
         let seed = u64::from(std::process::id()) << 40;
         Self {
             next_request_id: AtomicU64::new(seed),
+            shared_client: (threading == Threading::WorkStealing).then(upstream_client),
         }
     }
 
-    /// This thread's upstream client.
-    fn client() -> HttpsClient {
-        CLIENT.with(Clone::clone)
+    /// The upstream client for this request.
+    fn client(&self) -> HttpsClient {
+        match &self.shared_client {
+            Some(client) => client.clone(),
+            None => CLIENT.with(Clone::clone),
+        }
     }
 
     fn request_id(&self) -> u64 {
         self.next_request_id.fetch_add(1, Ordering::Relaxed)
-    }
-}
-
-impl Default for Proxy {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -356,7 +359,7 @@ async fn forward_in_span(
             .into_response();
         };
         let upstream_started = Instant::now();
-        let sent = tokio::time::timeout(route.timeout, Proxy::client().request(request)).await;
+        let sent = tokio::time::timeout(route.timeout, state.proxy.client().request(request)).await;
         let failure = match sent {
             Err(_) => {
                 last_failure = Some(ApiError::new(

@@ -40,7 +40,8 @@ pub trait KeySelector: Send + Sync {
     /// into `error`. Runs on every request (and again on every retry), so it must not
     /// allocate, lock or serialize; the answer is one pointer, returned in a register (a
     /// returned `RResult` of a whole choice cost a third of a pick in copies). Hosts call it
-    /// through [`KeySelectorExt::pick`].
+    /// through [`KeySelectorExt::pick`], passing `error` as `RNone`; a `Some` answer wins over
+    /// anything written to `error`, and `None` with nothing written reads as an internal error.
     fn select<'a>(
         &'a self,
         request: &SelectRequest<'a>,

@@ -123,8 +123,9 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
-    /// A record for a key that serves the requested model under `provider_model` (`None`: as
-    /// requested).
+    /// A record for a key that serves the requested model under `provider_model` (`None`, or
+    /// an empty name: as requested — so an alias or deployment mapped to an empty id, which no
+    /// upstream could serve, sends the requested model).
     pub fn new(key_id: &str, key_name: &str, provider_model: Option<&str>) -> Self {
         Self {
             key_id: key_id.into(),

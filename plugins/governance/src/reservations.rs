@@ -12,8 +12,10 @@
 //! older, still streaming), the new reservation goes to a small overflow map. Every operation
 //! takes the slot's lock first (and the overflow map's only under it), so a request's
 //! reservation and its tombstone change together: a concurrent duplicate finds one or the other.
-//! A tombstone is forgotten when a later request id takes its slot; a settle for it then
-//! answers `unknown_reservation`, never a second charge.
+//! A tombstone is forgotten when a later request id takes its slot (for sequential ids, at
+//! least [`SLOTS`] requests later); a settle for it then answers `unknown_reservation`, never a
+//! second charge. An overflowed reservation that finishes while its slot still holds the older
+//! open one keeps no tombstone: a repeated settle for it is answered `unknown_reservation` too.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -100,11 +102,13 @@ impl Default for Reservations {
 impl Reservations {
     #[inline]
     fn slot(&self, request_id: u64) -> &Slot {
-        // Sequential ids take sequential slots; the bits above the table's size pick a
-        // Fibonacci-hashed offset, so ids that differ only in high bits (per-worker prefixes)
-        // land far apart instead of on one slot.
+        // Sequential ids take sequential slots, going round the table; the high 32 bits (a
+        // host's per-process or per-worker prefix) pick a Fibonacci-hashed offset, so ids that
+        // differ only there land far apart instead of on one slot. (Hashing every bit above the
+        // table's size would move the offset every SLOTS ids and let ids far fewer than SLOTS
+        // apart share a slot.)
         let bits = SLOTS.trailing_zeros();
-        let offset = (request_id >> bits).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits);
+        let offset = (request_id >> 32).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits);
         let index = (request_id.wrapping_add(offset) as usize) % SLOTS;
         &self.slots[index]
     }

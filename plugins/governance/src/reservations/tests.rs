@@ -175,3 +175,10 @@ fn threads_racing_on_one_slot_finish_every_reservation_exactly_once() {
     assert!(table.all_open().is_empty());
     assert_eq!(table.overflowing.load(Ordering::Relaxed), 0);
 }
+
+#[test]
+fn sequential_ids_share_a_slot_only_a_whole_table_apart() {
+    let table = Reservations::default();
+    let first = (4242u64 << 40) + 1_000;
+    assert_eq!(clash_of(&table, first), first + SLOTS as u64);
+}
