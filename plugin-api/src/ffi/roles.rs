@@ -46,7 +46,7 @@ pub trait KeySelector: Send + Sync {
         &'a self,
         request: &SelectRequest<'a>,
         error: &mut ROption<KeywardError>,
-    ) -> Option<&'a KeyRecord>;
+    ) -> Option<&'a KeyRecord<'a>>;
 
     /// Exports the mutable selection state (e.g. round-robin cursors) as JSON and retires the
     /// instance. A stateless selector returns `"null"`.
@@ -68,13 +68,13 @@ pub trait KeySelector: Send + Sync {
 ///     ffi::{KeyRecord, KeySelector, KeySelectorExt, KeywardError, RequestKind, SelectRequest},
 /// };
 ///
-/// struct One(KeyRecord);
+/// struct One(KeyRecord<'static>);
 /// impl KeySelector for One {
 ///     fn select<'a>(
 ///         &'a self,
 ///         _: &SelectRequest<'a>,
 ///         _: &mut ROption<KeywardError>,
-///     ) -> Option<&'a KeyRecord> {
+///     ) -> Option<&'a KeyRecord<'a>> {
 ///         Some(&self.0)
 ///     }
 ///     fn export_state(&self) -> RResult<RString, KeywardError> {
@@ -85,7 +85,7 @@ pub trait KeySelector: Send + Sync {
 ///     }
 /// }
 ///
-/// let selector = One(KeyRecord::new("k1", "first", None));
+/// let selector = One(KeyRecord::new("k1", "first", None, 0));
 /// let request = SelectRequest::new("openai", "gpt-4o", RequestKind::CHAT_COMPLETION);
 /// let choice = selector.pick(&request).unwrap();
 /// assert_eq!(choice.key_id.as_str(), "k1");

@@ -5,7 +5,7 @@
 
 use abi_stable::{
     StableAbi,
-    std_types::{ROption, RSlice, RStr, RString},
+    std_types::{ROption, RSlice, RStr},
 };
 
 /// What kind of request is being served. A `u8` newtype, not a Rust enum, so kinds added later
@@ -106,44 +106,53 @@ impl<'a> SelectRequest<'a> {
     }
 }
 
-/// A key as a selector answers it: built when the selector is configured, owned by the
-/// instance (whose configuration never changes), one per key and table, so that a pick returns
-/// a pointer to it. What the host reads of it (`key_id`, `provider_model`) comes first, within
-/// the one cache line the record is aligned to.
+/// A key as a selector answers it: built when the selector is configured, borrowing strings the
+/// instance owns (its configuration never changes), one per key and table, so that a pick
+/// returns a pointer to it. One cache line: the three names and a word for the selector's own
+/// use (hosts ignore it; the weighted selector keeps the record's alias-table column there, so
+/// one line serves both the draw and the answer).
 #[repr(C, align(64))]
-#[derive(StableAbi, Clone, Debug, PartialEq, Eq)]
-pub struct KeyRecord {
+#[derive(StableAbi, Copy, Clone, Debug, PartialEq, Eq)]
+pub struct KeyRecord<'a> {
     /// The key's `id`.
-    pub key_id: RString,
+    pub key_id: RStr<'a>,
     /// The model id to send upstream when the key maps the requested model (alias or
     /// deployment); empty: the requested model as sent.
-    pub provider_model: RString,
+    pub provider_model: RStr<'a>,
     /// The key's `name`.
-    pub key_name: RString,
+    pub key_name: RStr<'a>,
+    /// The selector's own word; hosts ignore it.
+    pub selector_word: u64,
 }
 
-impl KeyRecord {
+impl<'a> KeyRecord<'a> {
     /// A record for a key that serves the requested model under `provider_model` (`None`, or
     /// an empty name: as requested — so an alias or deployment mapped to an empty id, which no
     /// upstream could serve, sends the requested model).
-    pub fn new(key_id: &str, key_name: &str, provider_model: Option<&str>) -> Self {
+    pub fn new(
+        key_id: &'a str,
+        key_name: &'a str,
+        provider_model: Option<&'a str>,
+        selector_word: u64,
+    ) -> Self {
         Self {
-            key_id: key_id.into(),
-            provider_model: provider_model.unwrap_or_default().into(),
-            key_name: key_name.into(),
+            key_id: RStr::from_str(key_id),
+            provider_model: RStr::from_str(provider_model.unwrap_or_default()),
+            key_name: RStr::from_str(key_name),
+            selector_word,
         }
     }
 
     /// The host's view of this record as the answer to `request`.
     #[inline]
-    pub fn choice<'a>(&'a self, request: &SelectRequest<'a>) -> KeyChoice<'a> {
+    pub fn choice(&self, request: &SelectRequest<'a>) -> KeyChoice<'a> {
         KeyChoice {
-            key_id: self.key_id.as_rstr(),
-            key_name: self.key_name.as_rstr(),
+            key_id: self.key_id,
+            key_name: self.key_name,
             provider_model: if self.provider_model.is_empty() {
                 request.model
             } else {
-                self.provider_model.as_rstr()
+                self.provider_model
             },
         }
     }

@@ -34,6 +34,7 @@ pub mod env;
 pub mod hash;
 pub mod index;
 pub mod provider_configs;
+pub mod records;
 pub mod routing;
 
 use std::collections::BTreeMap;

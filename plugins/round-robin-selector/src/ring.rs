@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use keyward_plugin_api::{
     ffi::KeyRecord,
-    model::key::{constraints::CandidateTable, index::Candidate},
+    model::key::{constraints::CandidateTable, index::Candidate, records::RecordTable},
 };
 
 /// One candidate key.
@@ -16,14 +16,14 @@ pub struct RingEntry {
     pub key: u32,
     /// Whether the key takes turns (weight above zero, or every weight zero).
     pub takes_turns: bool,
-    /// The answer for this key (its id, name and provider model id).
-    pub record: KeyRecord,
 }
 
 /// The candidates of one table and its cursor.
 #[derive(Debug, Default)]
 pub struct Ring {
     entries: Box<[RingEntry]>,
+    /// Each entry's answer (its id, name and provider model id), at the same position.
+    records: RecordTable,
     /// The positions of the entries that take turns, in order.
     turns: Box<[u32]>,
     cursor: AtomicU64,
@@ -38,7 +38,6 @@ impl Ring {
             .map(|c| RingEntry {
                 key: c.key,
                 takes_turns: all_zero || !c.weight.is_zero(),
-                record: KeyRecord::new(c.id, c.name, c.provider_model),
             })
             .collect::<Box<[RingEntry]>>();
         let turns = (0u32..)
@@ -48,6 +47,7 @@ impl Ring {
             .collect();
         Self {
             entries,
+            records: RecordTable::from_candidates(candidates, |_| 0),
             turns,
             cursor: AtomicU64::new(0),
         }
@@ -57,6 +57,12 @@ impl Ring {
     #[inline]
     pub fn entry(&self, position: usize) -> &RingEntry {
         &self.entries[position]
+    }
+
+    /// The answer for the entry at `position`.
+    #[inline]
+    pub fn record(&self, position: usize) -> &KeyRecord<'_> {
+        &self.records.records()[position]
     }
 
     /// Takes a turn: where in the rotation the scan for this pick starts.

@@ -95,7 +95,7 @@ impl RoundRobinSelector {
     }
 
     #[inline]
-    fn locate(&self, request: &SelectRequest<'_>) -> Result<&KeyRecord, KeywardError> {
+    fn locate(&self, request: &SelectRequest<'_>) -> Result<&KeyRecord<'_>, KeywardError> {
         let provider_name = request.provider.as_str();
         let provider = match self.index.provider(provider_name) {
             Some(provider) if !provider.keys().is_empty() => provider,
@@ -115,7 +115,7 @@ impl RoundRobinSelector {
             ROption::RNone => turn(ring, &constraints)
                 .map_err(|why| no_pick_error(provider.name(), model, why, request.failed.len()))?,
         };
-        Ok(&ring.entry(position).record)
+        Ok(ring.record(position))
     }
 }
 
@@ -125,15 +125,15 @@ fn turn(ring: &Ring, constraints: &Constraints<'_>) -> Result<usize, NoPick> {
     let mut best: Option<(Tier, usize)> = None;
     let mut admitted = false;
     for position in ring.around(start) {
-        let entry = ring.entry(position);
         if constraints.is_empty() {
             return Ok(position);
         }
-        if !constraints.allows(&entry.record.key_id) {
+        let key_id = ring.record(position).key_id.as_str();
+        if !constraints.allows(key_id) {
             continue;
         }
         admitted = true;
-        let tier = constraints.failure_tier(&entry.record.key_id);
+        let tier = constraints.failure_tier(key_id);
         if tier == Tier::Fresh {
             return Ok(position);
         }
@@ -153,7 +153,7 @@ impl KeySelector for RoundRobinSelector {
         &'a self,
         request: &SelectRequest<'a>,
         error: &mut ROption<KeywardError>,
-    ) -> Option<&'a KeyRecord> {
+    ) -> Option<&'a KeyRecord<'a>> {
         self.guard.run_answer(error, || self.locate(request))
     }
 

@@ -14,6 +14,23 @@ pub struct Slot {
     pub alias: u32,
 }
 
+impl Slot {
+    /// The column as one word (threshold high, alias low), as a record's selector word keeps it.
+    #[inline]
+    pub fn to_word(self) -> u64 {
+        (u64::from(self.threshold) << 32) | u64::from(self.alias)
+    }
+
+    /// The column a word holds.
+    #[inline]
+    pub fn from_word(word: u64) -> Self {
+        Self {
+            threshold: (word >> 32) as u32,
+            alias: word as u32,
+        }
+    }
+}
+
 /// Builds the columns for `weights` (zero weights are never drawn; all zero: uniform).
 pub fn build(weights: &[u64]) -> Vec<Slot> {
     let n = weights.len();

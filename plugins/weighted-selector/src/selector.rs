@@ -61,7 +61,7 @@ impl WeightedSelector {
 
     /// The record of the pick. Errors are built out of line.
     #[inline]
-    fn locate(&self, request: &SelectRequest<'_>) -> Result<&KeyRecord, KeywardError> {
+    fn locate(&self, request: &SelectRequest<'_>) -> Result<&KeyRecord<'_>, KeywardError> {
         let provider_name = request.provider.as_str();
         let provider = match self.index.provider(provider_name) {
             Some(provider) if !provider.keys().is_empty() => provider,
@@ -109,7 +109,7 @@ fn constrained_pick(
     };
     for _ in 0..tries {
         let position = table.sample(fastrand::u64(..));
-        if constraints.tier(&table.record(position).key_id) == Tier::Fresh {
+        if constraints.tier(table.record(position).key_id.as_str()) == Tier::Fresh {
             return Ok(position);
         }
     }
@@ -128,7 +128,7 @@ impl KeySelector for WeightedSelector {
         &'a self,
         request: &SelectRequest<'a>,
         error: &mut ROption<KeywardError>,
-    ) -> Option<&'a KeyRecord> {
+    ) -> Option<&'a KeyRecord<'a>> {
         self.guard.run_answer(error, || self.locate(request))
     }
 

@@ -1,12 +1,11 @@
-//! [`WeightedTable`]: the candidates of one (provider, model, batch or not): the alias-table
-//! columns (8 bytes each, eight to a cache line), and beside them the [`KeyRecord`] of each
-//! candidate (one line each), which a pick answers by reference without reading it. An
-//! unconstrained pick touches one column and one record: at 10,000 keys that working set
-//! (80 KB of columns, 640 KB of records' first lines) still fits a core's L2 cache.
+//! [`WeightedTable`]: the candidates of one (provider, model, batch or not) as one array of
+//! [`KeyRecord`]s, one 64-byte line each, whose selector word holds the record's alias-table
+//! column. A draw reads the line of the column it lands on; when the coin keeps the column,
+//! that same line is the answer the host reads, and only an alias costs a second line.
 
 use keyward_plugin_api::{
     ffi::KeyRecord,
-    model::key::{constraints::CandidateTable, index::Candidate},
+    model::key::{constraints::CandidateTable, index::Candidate, records::RecordTable},
 };
 
 use crate::alias_table::{self, Slot};
@@ -14,10 +13,8 @@ use crate::alias_table::{self, Slot};
 /// The candidates of one table, with their alias columns.
 #[derive(Debug, Default)]
 pub struct WeightedTable {
-    /// The alias table's columns, one per candidate.
-    columns: Box<[Slot]>,
-    /// Each candidate's answer, at the same position.
-    records: Box<[KeyRecord]>,
+    /// Each candidate's answer, its alias column in the selector word.
+    records: RecordTable,
     /// Each candidate's position in the provider's keys (sorted: tables are built in key
     /// order), for finding a key's position.
     keys: Box<[u32]>,
@@ -34,14 +31,10 @@ impl WeightedTable {
             .map(|c| if all_zero { 1 } else { c.weight.units() })
             .collect();
         let columns =
-            alias_table::build(&weights.iter().map(|&w| u64::from(w)).collect::<Vec<_>>())
-                .into_boxed_slice();
-        let records = candidates
-            .iter()
-            .map(|c| KeyRecord::new(c.id, c.name, c.provider_model))
-            .collect();
+            alias_table::build(&weights.iter().map(|&w| u64::from(w)).collect::<Vec<_>>());
+        let records =
+            RecordTable::from_candidates(candidates, |position| columns[position].to_word());
         Self {
-            columns,
             records,
             keys: candidates.iter().map(|c| c.key).collect(),
             weights: weights.into_boxed_slice(),
@@ -50,22 +43,23 @@ impl WeightedTable {
 
     /// The answer for the candidate at `position`.
     #[inline]
-    pub fn record(&self, position: usize) -> &KeyRecord {
-        &self.records[position]
+    pub fn record(&self, position: usize) -> &KeyRecord<'_> {
+        &self.records.records()[position]
     }
 
     /// A weighted draw over every candidate with one random `u64`.
     #[inline]
     pub fn sample(&self, random: u64) -> usize {
-        let (column, coin) = alias_table::column(random, self.columns.len());
-        alias_table::resolve(column, coin, self.columns[column])
+        let records = self.records.records();
+        let (column, coin) = alias_table::column(random, records.len());
+        alias_table::resolve(column, coin, Slot::from_word(records[column].selector_word))
     }
 }
 
 impl CandidateTable for WeightedTable {
     #[inline]
     fn len(&self) -> usize {
-        self.columns.len()
+        self.keys.len()
     }
 
     #[inline]

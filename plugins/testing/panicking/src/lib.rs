@@ -15,6 +15,10 @@ use keyward_plugin_api::{
         SelectRequest,
     },
     guard::PanicGuard,
+    model::{
+        key::{index::Candidate, records::RecordTable},
+        weight::Weight,
+    },
 };
 
 keyward_plugin_api::export_plugin! {
@@ -29,7 +33,7 @@ fn build_roles(config: &str, _roles: RoleMask, _host: HostHandle) -> Result<Role
     let key_id = config.split('"').nth(3).unwrap_or("k1").to_owned();
     let mut set = RoleSet::empty();
     let selector = PanickingSelector {
-        record: KeyRecord::new(&key_id, &key_id, None),
+        records: one_record(&key_id),
         guard: PanicGuard::new("testing-panicking"),
     };
     set.key_selector = ROption::RSome(KeySelector_TO::from_value(selector, TD_Opaque));
@@ -38,7 +42,7 @@ fn build_roles(config: &str, _roles: RoleMask, _host: HostHandle) -> Result<Role
 
 /// Always picks the configured key; panics for the model `panic`.
 pub struct PanickingSelector {
-    record: KeyRecord,
+    records: RecordTable,
     guard: PanicGuard,
 }
 
@@ -47,12 +51,12 @@ impl KeySelector for PanickingSelector {
         &'a self,
         request: &SelectRequest<'a>,
         error: &mut ROption<KeywardError>,
-    ) -> Option<&'a KeyRecord> {
+    ) -> Option<&'a KeyRecord<'a>> {
         self.guard.run_answer(error, || {
             if request.model.as_str() == "panic" {
                 panic!("asked to panic");
             }
-            Ok(&self.record)
+            Ok(&self.records.records()[0])
         })
     }
 
@@ -70,9 +74,21 @@ impl KeySelector for PanickingSelector {
 pub fn boxed(key_id: &str) -> keyward_plugin_api::ffi::KeySelectorBox {
     KeySelector_TO::from_value(
         PanickingSelector {
-            record: KeyRecord::new(key_id, key_id, None),
+            records: one_record(key_id),
             guard: PanicGuard::new("testing-panicking"),
         },
         TD_Opaque,
     )
+}
+
+/// The selector's one record: the key `key_id`, named the same, serving models as requested.
+fn one_record(key_id: &str) -> RecordTable {
+    let candidate = Candidate {
+        key: 0,
+        id: key_id,
+        name: key_id,
+        weight: Weight::from_f64(1.0),
+        provider_model: None,
+    };
+    RecordTable::from_candidates(&[candidate], |_| 0)
 }

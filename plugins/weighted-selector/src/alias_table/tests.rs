@@ -51,3 +51,23 @@ fn draws_cover_the_columns_evenly() {
         .collect();
     assert_eq!(picks, [0, 1, 2]);
 }
+
+#[test]
+fn a_column_round_trips_through_a_record_word() {
+    for slot in [
+        Slot {
+            threshold: 0,
+            alias: 0,
+        },
+        Slot {
+            threshold: u32::MAX,
+            alias: 7,
+        },
+        Slot {
+            threshold: 123_456,
+            alias: u32::MAX,
+        },
+    ] {
+        assert_eq!(Slot::from_word(slot.to_word()), slot);
+    }
+}
