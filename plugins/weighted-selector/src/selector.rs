@@ -28,31 +28,54 @@ use crate::table::WeightedTable;
 /// Draws tried before a constrained pick falls back to a scan.
 pub const REJECTION_TRIES: usize = 8;
 
+/// The index of one configuration's tables.
+type Index<'k> = CandidateIndex<WeightedTable<'k>>;
+
+self_cell::self_cell!(
+    /// The configuration and the index built from it, in one value: the tables' records borrow
+    /// the configuration's names (no copies, no `unsafe`), so a record is one cache line and
+    /// sits inline in its table.
+    struct Indexed {
+        owner: KeysConfig,
+        #[covariant]
+        dependent: Index,
+    }
+
+    impl {Debug}
+);
+
 /// The weighted key selector.
 #[derive(Debug)]
 pub struct WeightedSelector {
-    index: CandidateIndex<WeightedTable>,
+    indexed: Indexed,
     guard: PanicGuard,
 }
 
 impl WeightedSelector {
-    /// Builds the tables of a loaded configuration.
-    pub fn new(config: &KeysConfig) -> Self {
+    /// Builds the tables of a loaded configuration (which the selector keeps).
+    pub fn new(config: KeysConfig) -> Self {
         Self {
-            index: CandidateIndex::build(config, WeightedTable::build),
+            indexed: Indexed::new(config, |config| {
+                CandidateIndex::build(config, WeightedTable::build)
+            }),
             guard: PanicGuard::new("weighted-selector"),
         }
     }
 
     /// Parses, validates and builds from the plugin's configuration JSON.
     pub fn from_json(config_json: &str) -> Result<Self, KeywardError> {
-        let config = KeysConfig::load(config_json)?;
-        Ok(Self::new(&config))
+        Ok(Self::new(KeysConfig::load(config_json)?))
+    }
+
+    /// The tables.
+    #[inline]
+    fn index(&self) -> &Index<'_> {
+        self.indexed.borrow_dependent()
     }
 
     /// How many tables were built (every provider's models, twice: all and batch).
     pub fn table_count(&self) -> usize {
-        self.index
+        self.index()
             .providers()
             .iter()
             .map(|p| 2 * p.entries().count())
@@ -63,7 +86,7 @@ impl WeightedSelector {
     #[inline]
     fn locate(&self, request: &SelectRequest<'_>) -> Result<&KeyRecord<'_>, KeywardError> {
         let provider_name = request.provider.as_str();
-        let provider = match self.index.provider(provider_name) {
+        let provider = match self.index().provider(provider_name) {
             Some(provider) if !provider.keys().is_empty() => provider,
             _ => return Err(no_keys_error(provider_name, request.model.as_str())),
         };
@@ -85,7 +108,7 @@ impl WeightedSelector {
 
 #[inline(never)]
 fn pinned_pick(
-    table: &WeightedTable,
+    table: &WeightedTable<'_>,
     provider: &ProviderIndex<WeightedTable>,
     request: &SelectRequest<'_>,
     pinned: &str,
@@ -96,7 +119,7 @@ fn pinned_pick(
 
 #[inline(never)]
 fn constrained_pick(
-    table: &WeightedTable,
+    table: &WeightedTable<'_>,
     provider: &ProviderIndex<WeightedTable>,
     request: &SelectRequest<'_>,
 ) -> Result<usize, KeywardError> {

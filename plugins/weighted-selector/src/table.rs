@@ -5,16 +5,17 @@
 
 use keyward_plugin_api::{
     ffi::KeyRecord,
-    model::key::{constraints::CandidateTable, index::Candidate, records::RecordTable},
+    model::key::{constraints::CandidateTable, index::Candidate},
 };
 
 use crate::alias_table::{self, Slot};
 
-/// The candidates of one table, with their alias columns.
+/// The candidates of one table, with their alias columns. The records borrow the names from the
+/// configuration the selector owns next to its index ([`crate::selector`]).
 #[derive(Debug, Default)]
-pub struct WeightedTable {
+pub struct WeightedTable<'k> {
     /// Each candidate's answer, its alias column in the selector word.
-    records: RecordTable,
+    records: Box<[KeyRecord<'k>]>,
     /// Each candidate's position in the provider's keys (sorted: tables are built in key
     /// order), for finding a key's position.
     keys: Box<[u32]>,
@@ -22,9 +23,9 @@ pub struct WeightedTable {
     weights: Box<[u32]>,
 }
 
-impl WeightedTable {
+impl<'k> WeightedTable<'k> {
     /// Builds the table from its candidates (in key order).
-    pub fn build(candidates: &[Candidate<'_>]) -> Self {
+    pub fn build(candidates: &[Candidate<'k>]) -> Self {
         let all_zero = candidates.iter().all(|c| c.weight.is_zero());
         let weights: Vec<u32> = candidates
             .iter()
@@ -32,8 +33,11 @@ impl WeightedTable {
             .collect();
         let columns =
             alias_table::build(&weights.iter().map(|&w| u64::from(w)).collect::<Vec<_>>());
-        let records =
-            RecordTable::from_candidates(candidates, |position| columns[position].to_word());
+        let records = candidates
+            .iter()
+            .zip(&columns)
+            .map(|(c, column)| KeyRecord::new(c.id, c.name, c.provider_model, column.to_word()))
+            .collect();
         Self {
             records,
             keys: candidates.iter().map(|c| c.key).collect(),
@@ -43,20 +47,23 @@ impl WeightedTable {
 
     /// The answer for the candidate at `position`.
     #[inline]
-    pub fn record(&self, position: usize) -> &KeyRecord<'_> {
-        &self.records.records()[position]
+    pub fn record(&self, position: usize) -> &KeyRecord<'k> {
+        &self.records[position]
     }
 
     /// A weighted draw over every candidate with one random `u64`.
     #[inline]
     pub fn sample(&self, random: u64) -> usize {
-        let records = self.records.records();
-        let (column, coin) = alias_table::column(random, records.len());
-        alias_table::resolve(column, coin, Slot::from_word(records[column].selector_word))
+        let (column, coin) = alias_table::column(random, self.records.len());
+        alias_table::resolve(
+            column,
+            coin,
+            Slot::from_word(self.records[column].selector_word),
+        )
     }
 }
 
-impl CandidateTable for WeightedTable {
+impl CandidateTable for WeightedTable<'_> {
     #[inline]
     fn len(&self) -> usize {
         self.keys.len()

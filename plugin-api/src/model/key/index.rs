@@ -160,8 +160,10 @@ pub struct CandidateIndex<T> {
 }
 
 impl<T> CandidateIndex<T> {
-    /// Builds every table with `table`, given its candidates in configuration order.
-    pub fn build(config: &KeysConfig, mut table: impl FnMut(&[Candidate<'_>]) -> T) -> Self {
+    /// Builds every table with `table`, given its candidates in configuration order. The
+    /// candidates borrow from `config`, so a table may keep borrowing from it (a selector that
+    /// owns the configuration next to its index, as the weighted selector does).
+    pub fn build<'k>(config: &'k KeysConfig, mut table: impl FnMut(&[Candidate<'k>]) -> T) -> Self {
         let providers = config
             .providers
             .iter()
@@ -189,10 +191,10 @@ impl<T> CandidateIndex<T> {
     }
 }
 
-fn build_provider<T>(
+fn build_provider<'k, T>(
     name: &str,
-    keys: &[Key],
-    table: &mut impl FnMut(&[Candidate<'_>]) -> T,
+    keys: &'k [Key],
+    table: &mut impl FnMut(&[Candidate<'k>]) -> T,
 ) -> ProviderIndex<T> {
     let mut mentions: BTreeMap<String, Vec<u32>> = BTreeMap::new();
     let mut open_keys = Vec::new();
@@ -207,7 +209,7 @@ fn build_provider<T>(
             open_keys.push(position);
         }
     }
-    let mut build_tables = |routes: &mut dyn Iterator<Item = (u32, Route<'_>)>| {
+    let mut build_tables = |routes: &mut dyn Iterator<Item = (u32, Route<'k>)>| {
         let (mut any, mut batch) = (Vec::new(), Vec::new());
         for (position, route) in routes {
             let key = &keys[position as usize];
