@@ -53,12 +53,6 @@ impl Ring {
         }
     }
 
-    /// The entry at `position`.
-    #[inline]
-    pub fn entry(&self, position: usize) -> &RingEntry {
-        &self.entries[position]
-    }
-
     /// The answer for the entry at `position`.
     #[inline]
     pub fn record(&self, position: usize) -> &KeyRecord<'_> {
