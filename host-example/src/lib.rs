@@ -8,7 +8,6 @@
 
 pub mod api;
 pub mod cli;
-pub mod config;
 pub mod metrics;
 pub mod persist;
 pub mod plugins;

@@ -10,11 +10,12 @@ use std::path::{Path, PathBuf};
 
 use keyward_plugin_api::{hosts::SystemHost, model::secret::Secret};
 
+use keyward_host_core::config::{HostConfig, PluginEntry, PluginsBlock, resolve_path};
+
 use crate::{
     cli::Args,
-    config::HostConfig,
     persist::remove_leftovers,
-    plugins::{PluginEntry, PluginHost, PluginsBlock, resolve_path},
+    plugins::PluginHost,
     store::{SAVED_CONFIG, SAVED_USAGE},
 };
 

@@ -15,12 +15,12 @@ use std::{
 use arc_swap::ArcSwap;
 use keyward_plugin_api::{ffi::ErrorCode, loader::LoadError};
 
+use keyward_host_core::{config::HostConfig, upstream::Routes};
+
 use crate::{
     api::error::ApiError,
-    config::HostConfig,
     persist::atomic_write,
     plugins::{PluginError, PluginHost, ReloadReport},
-    proxy::upstream::Routes,
 };
 
 /// The file the configuration is saved to, in the data directory.

@@ -8,33 +8,34 @@
 //! reservations). A reload loads the `.so` files again (a rebuilt plugin at the same path
 //! included) into new workers while the old workers finish their requests on the old instances.
 
-use std::{
-    collections::BTreeMap,
-    sync::atomic::{AtomicU64, Ordering},
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
 };
 
+use keyward_host_core::{
+    roles::{BuildError, Roles, build_groups, call_with_retry},
+    upstream::{ProviderKind, Routes},
+};
 use keyward_plugin_api::{
-    abi_stable::std_types::{ROption, RResult, RSlice, RStr},
+    abi_stable::std_types::{ROption, RSlice, RStr},
     ffi::{
-        AuthorizeRequest, AuthorizerBox, EnforcerBox, ErrorCode, Header, HostHandle,
-        KeySelectorBox, KeySelectorExt, KeywardError, ReserveRequest, SelectRequest, Settlement,
-        Usage, UsageEstimate,
+        AuthorizeRequest, ErrorCode, Header, HostHandle, KeySelectorExt, KeywardError,
+        ReserveRequest, RoleMask, SelectRequest, Settlement, Usage, UsageEstimate,
     },
-    loader::{LoadReport, RoleSlot, load_plugin},
+    loader::{LoadReport, LoadedPlugin, load_plugin},
 };
 
 use crate::{
-    config::{Provider, SharedConfig},
+    config::SharedConfig,
     envelope::{Denial, ExtraFields},
     request::{RequestInfo, kind_name},
 };
 
 /// The live plugins and provider data of one nginx configuration.
 pub struct Runtime {
-    selector: RoleSlot<KeySelectorBox>,
-    authorizer: RoleSlot<AuthorizerBox>,
-    enforcer: RoleSlot<EnforcerBox>,
-    providers: BTreeMap<String, Provider>,
+    roles: Arc<Roles>,
+    routes: Routes,
     reports: Vec<LoadReport>,
     next_id: AtomicU64,
 }
@@ -42,7 +43,7 @@ pub struct Runtime {
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Runtime")
-            .field("providers", &self.providers)
+            .field("roles", &self.roles)
             .field(
                 "plugins",
                 &self.reports.iter().map(|r| &r.name).collect::<Vec<_>>(),
@@ -88,44 +89,30 @@ impl std::fmt::Debug for Admitted {
     }
 }
 
-/// How often a call is retried on `instance_retired` before giving up (nothing swaps a slot in
-/// place in nginx, where a reload builds new workers, so this is only a safety net).
-const RETIRED_RETRIES: usize = 100;
-
 impl Runtime {
     /// Loads every plugin of `config` and builds the roles. The error names the plugin path and
     /// the cause, never a secret.
     pub fn start(config: SharedConfig, host: HostHandle) -> Result<Self, String> {
-        let (mut selector, mut authorizer, mut enforcer) = (None, None, None);
-        let mut reports = Vec::new();
-        for group in &config.groups {
-            let plugin = load_plugin(&group.path).map_err(|e| e.to_string())?;
-            let set = plugin
-                .instantiate(&group.config_json, group.roles, host.clone())
-                .map_err(|e| e.to_string())?;
-            reports.push(plugin.report().clone());
-            let origin = || group.path.clone();
-            if let Some(role) = set.key_selector.into_option() {
-                selector = Some(RoleSlot::new(role, origin()));
-            }
-            if let Some(role) = set.authorizer.into_option() {
-                authorizer = Some(RoleSlot::new(role, origin()));
-            }
-            if let Some(role) = set.enforcer.into_option() {
-                enforcer = Some(RoleSlot::new(role, origin()));
-            }
-        }
-        match (selector, authorizer, enforcer) {
-            (Some(selector), Some(authorizer), Some(enforcer)) => Ok(Self {
-                selector,
-                authorizer,
-                enforcer,
-                providers: config.providers,
-                reports,
-                next_id: AtomicU64::new(u64::from(std::process::id()) << 32),
-            }),
-            _ => Err("every role needs a plugin: key_selection, and governance (or authorization and enforcement)".to_owned()),
-        }
+        let no_check = |_: &LoadedPlugin, _: &str, _: RoleMask| Ok::<_, BuildError>(());
+        let built = build_groups(
+            &config.groups,
+            &config.dir,
+            &config.role_data,
+            &host,
+            load_plugin,
+            no_check,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Self {
+            roles: Roles::new(built.roles),
+            routes: config.routes,
+            reports: built
+                .modules
+                .iter()
+                .map(|(_, module, _)| module.report().clone())
+                .collect(),
+            next_id: AtomicU64::new(u64::from(std::process::id()) << 32),
+        })
     }
 
     /// What was loaded, for the error log.
@@ -163,7 +150,6 @@ impl Runtime {
             Denial::from(error).with_extra(extra(provider))
         };
 
-        let authorizer = self.authorizer.load_full();
         let request = AuthorizeRequest {
             request_id,
             headers: RSlice::from_slice(headers),
@@ -175,6 +161,7 @@ impl Runtime {
             kind: info.kind,
             estimate: info.estimate,
         };
+        let authorizer = self.roles.authorizer.load_full();
         let admission = authorizer
             .call(|a| a.authorize(&request))
             .map_err(|e| deny(e, info.provider.as_deref()))?;
@@ -189,7 +176,7 @@ impl Runtime {
             model: RStr::from_str(&info.model),
             estimate: info.estimate,
         };
-        let reservation = call_retrying(&self.enforcer, |e| e.reserve(&reserve))
+        let reservation = call_with_retry(&self.roles.enforcer, |e| e.reserve(&reserve))
             .map_err(|e| deny(e, Some(&provider)))?;
         if would_deny == ErrorCode::NONE {
             would_deny = reservation.would_deny;
@@ -203,7 +190,7 @@ impl Runtime {
             allowed_key_ids: admission.allowed_key_ids,
             failed: RSlice::EMPTY,
         };
-        let selector = self.selector.load_full();
+        let selector = self.roles.selector.load_full();
         let choice = selector.call(|s| s.pick(&selection)).map(|c| {
             (
                 c.key_id.as_str().to_owned(),
@@ -218,34 +205,36 @@ impl Runtime {
                 return Err(deny(error, Some(&provider)));
             }
         };
-        let Some(upstream) = self.providers.get(&provider) else {
+        let fail = |denial: Denial| {
             let _ = self.release(request_id);
-            return Err(Denial::bad_request(
+            Err(denial.with_extra(extra(Some(&provider))))
+        };
+        let Some(route) = self.routes.provider(&provider) else {
+            return fail(Denial::bad_request(
                 "model",
                 format!("provider {provider} is not configured"),
-            )
-            .with_extra(extra(Some(&provider))));
+            ));
         };
-        let Some(base_url) = upstream.base_url.clone() else {
-            let _ = self.release(request_id);
-            return Err(Denial::new(
-                500,
-                "internal_error",
-                format!("provider {provider} has no network_config.base_url"),
-            )
-            .with_extra(extra(Some(&provider))));
-        };
-        let Some(key_value) = upstream.keys.get(&key_id).cloned() else {
-            let _ = self.release(request_id);
-            return Err(Denial::new(
+        if let ProviderKind::Unsupported(reason) = &route.kind {
+            return fail(Denial::new(501, "provider_not_supported", reason.clone()));
+        }
+        let Some(key) = route.keys.get(&key_id) else {
+            return fail(Denial::new(
                 500,
                 "internal_error",
                 format!(
                     "the selected key {key_id} of provider {provider} is not in the configuration"
                 ),
-            )
-            .with_extra(extra(Some(&provider))));
+            ));
         };
+        let Some(base_url) = key.url.clone().or_else(|| route.base_url.clone()) else {
+            return fail(Denial::new(
+                500,
+                "internal_error",
+                format!("provider {provider} has no network_config.base_url"),
+            ));
+        };
+        let key_value = key.secret.expose().to_owned();
         let decision = if would_deny == ErrorCode::NONE {
             "admit".to_owned()
         } else {
@@ -266,31 +255,11 @@ impl Runtime {
 
     /// Charges the actual usage of a finished request.
     pub fn settle(&self, request_id: u64, usage: &Usage) -> Result<Settlement, KeywardError> {
-        call_retrying(&self.enforcer, |e| e.settle(request_id, usage))
+        call_with_retry(&self.roles.enforcer, |e| e.settle(request_id, usage))
     }
 
     /// Returns a request's reservation (failed upstream, client gone).
     pub fn release(&self, request_id: u64) -> Result<Settlement, KeywardError> {
-        call_retrying(&self.enforcer, |e| e.release(request_id))
-    }
-}
-
-/// Calls the slot's current instance, retrying while it answers `instance_retired`.
-fn call_retrying<R, T>(
-    slot: &RoleSlot<R>,
-    method: impl for<'s> Fn(&'s R) -> RResult<T, KeywardError>,
-) -> Result<T, KeywardError> {
-    let mut attempts = 0;
-    loop {
-        let instance = slot.load_full();
-        match instance.call(&method) {
-            Err(error)
-                if error.code == ErrorCode::INSTANCE_RETIRED && attempts < RETIRED_RETRIES =>
-            {
-                attempts += 1;
-                std::thread::yield_now();
-            }
-            other => return other,
-        }
+        call_with_retry(&self.roles.enforcer, |e| e.release(request_id))
     }
 }

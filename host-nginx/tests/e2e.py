@@ -150,8 +150,9 @@ def config(upstream_port, plugins):
             ],
             "network_config": {"base_url": f"http://127.0.0.1:{upstream_port}"},
         }},
+        # As a user writes it (Bifrost's client block), not the governance plugin's own field.
+        "client": {"enforce_auth_on_inference": True},
         "governance": {
-            "enforce_virtual_keys": True,
             "pricing": {
                 "test-model": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001},
                 "fail-model": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001},
@@ -378,6 +379,12 @@ def test(run, tmp, conf, port, env, args):
                   and doc["extra_fields"].get("request_type") == "chat_completion", str(doc.get("extra_fields")))
     status, headers, body = post(port, chat("test-model"))
     envelope_ok(run, "no virtual key: 401 virtual_key_required", status, headers, body, "virtual_key_required", 401)
+    before_unkeyed = len(Upstream.seen)
+    status, headers, body = post(port, chat("openai/test-model"))
+    envelope_ok(run, "no virtual key, provider/model: 401 (client.enforce_auth_on_inference)",
+                status, headers, body, "virtual_key_required", 401)
+    run.check("an unauthenticated request never reaches the upstream", len(Upstream.seen) == before_unkeyed,
+              f"{len(Upstream.seen) - before_unkeyed} upstream calls")
     status, headers, body = post(port, chat("blocked-model"), vk="sk-bf-main")
     envelope_ok(run, "blocked model: 403 model_blocked", status, headers, body, "model_blocked", 403)
     for i in range(2):

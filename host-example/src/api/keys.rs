@@ -14,7 +14,7 @@ use keyward_plugin_api::model::{
 use serde_json::{Value, json};
 
 use super::{AppState, error::ApiError, extract::JsonBody};
-use crate::config::HostConfig;
+use keyward_host_core::config::HostConfig;
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -157,7 +157,7 @@ fn refuse_if_referenced(config: &HostConfig, provider: &str, key_id: &str) -> Re
 fn provider_of<'c>(
     config: &'c HostConfig,
     provider: &str,
-) -> Result<&'c crate::config::ProviderConfig, ApiError> {
+) -> Result<&'c keyward_host_core::config::ProviderConfig, ApiError> {
     config.providers.get(provider).ok_or_else(|| {
         ApiError::not_found(format!(
             "provider not found: {}",
@@ -169,7 +169,7 @@ fn provider_of<'c>(
 fn provider_of_mut<'c>(
     config: &'c mut HostConfig,
     provider: &str,
-) -> Result<&'c mut crate::config::ProviderConfig, ApiError> {
+) -> Result<&'c mut keyward_host_core::config::ProviderConfig, ApiError> {
     config.providers.get_mut(provider).ok_or_else(|| {
         ApiError::not_found(format!(
             "provider not found: {}",

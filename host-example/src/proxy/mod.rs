@@ -8,13 +8,10 @@
 //! excludes the key for the rest of the request; `network_config.max_retries` bounds the retries.
 //! Errors reach the client in the envelope, whose `error` object is OpenAI's error shape.
 
-pub mod inference;
-mod json_scan;
 pub mod mock_upstream;
 mod models;
 mod settle;
 mod stream;
-pub mod upstream;
 pub mod usage;
 
 use std::{
@@ -49,12 +46,14 @@ use tracing::Instrument;
 use crate::cli::Threading;
 use crate::plugins::call_with_retry;
 
-use self::{inference::Inference, settle::Settlement, upstream::ProviderKind};
+use self::settle::Settlement;
 use crate::api::{
     AppState,
     error::{ApiError, ExtraFields},
     extract::RawBody,
 };
+use keyward_host_core::request::InferenceRequest;
+use keyward_host_core::upstream::ProviderKind;
 
 /// The largest upstream answer read whole (non-streaming), in bytes.
 pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
@@ -212,13 +211,9 @@ async fn forward_in_span(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let inference = match Inference::read(&body) {
+    let inference = match InferenceRequest::parse(kind, &body) {
         Ok(inference) => inference,
-        Err(error) => {
-            return error
-                .with_extra(extra(None, None, request_type))
-                .into_response();
-        }
+        Err(error) => return ApiError::from(error).into_response(),
     };
     let extras = || {
         extra(
@@ -228,13 +223,10 @@ async fn forward_in_span(
         )
     };
     let plugins = state.store.plugins().clone();
-    let estimate = UsageEstimate {
-        input_tokens: inference.input_tokens_estimate,
-        max_output_tokens: inference.max_output_tokens.into(),
-    };
+    let estimate = inference.estimate;
 
     let admitted = match authorize(
-        &plugins.authorizer,
+        &plugins.roles.authorizer,
         request_id,
         &headers,
         &inference,
@@ -259,7 +251,7 @@ async fn forward_in_span(
         model: RStr::from_str(&inference.model),
         estimate,
     };
-    if let Err(error) = call_with_retry(&plugins.enforcer, |e| e.reserve(&reserve)) {
+    if let Err(error) = call_with_retry(&plugins.roles.enforcer, |e| e.reserve(&reserve)) {
         count_plugin_failure(&state, "enforcement", &error);
         tracing::info!(
             decision = error.code.as_str(),
@@ -308,7 +300,7 @@ async fn forward_in_span(
     let mut last_failure: Option<ApiError> = None;
     for attempt in 0..=route.max_retries {
         let choice = select(
-            &plugins.selector,
+            &plugins.roles.selector,
             &admitted,
             &inference.model,
             kind,
@@ -336,7 +328,11 @@ async fn forward_in_span(
                     .into_response();
             }
         };
-        let upstream_body = inference.upstream_body(&body, &provider_model, target.replace_model);
+        let upstream_body =
+            match inference.upstream_body(&body, &provider_model, target.replace_model) {
+                Some(rewritten) => Bytes::from(rewritten),
+                None => body.clone(),
+            };
         let mut request = Request::builder().method(Method::POST).uri(&target.url);
         if let Some(headers) = request.headers_mut() {
             headers.insert(
@@ -450,7 +446,7 @@ fn authorize(
     slot: &RoleSlot<keyward_plugin_api::ffi::AuthorizerBox>,
     request_id: u64,
     headers: &HeaderMap,
-    inference: &Inference,
+    inference: &InferenceRequest,
     kind: RequestKind,
     estimate: UsageEstimate,
 ) -> Result<Admitted, KeywardError> {

@@ -72,7 +72,7 @@ impl Settlement {
             return;
         }
         self.done = true;
-        let slot = &self.plugins.enforcer;
+        let slot = &self.plugins.roles.enforcer;
         let outcome = match usage {
             Some(usage) => call_with_retry(slot, |e| e.settle(self.request_id, &usage)),
             None => call_with_retry(slot, |e| e.release(self.request_id)),

@@ -13,8 +13,8 @@ use futures_util::Stream;
 use hyper::body::Body as _;
 use hyper::body::Incoming;
 
-use super::inference::BYTES_PER_ESTIMATED_TOKEN;
 use super::{settle::Settlement, usage::StreamUsage};
+use keyward_host_core::request::BYTES_PER_ESTIMATED_TOKEN;
 
 /// The upstream body, watched.
 struct Watched {

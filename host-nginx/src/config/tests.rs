@@ -12,10 +12,11 @@ const CONFIG: &str = r#"{
         {"id": "k1", "name": "one", "value": "env.TEST_KEY_ONE", "models": ["*"], "weight": 1},
         {"id": "k2", "name": "two", "value": "sk-literal-two", "models": ["*"], "weight": 1}
       ],
-      "network_config": {"base_url": "http://127.0.0.1:9/"}
+      "network_config": {"base_url": "env.TEST_OPENAI_BASE"}
     },
     "anthropic": {"keys": [{"id": "a1", "value": {"value": "", "env_var": "TEST_KEY_A", "from_env": true}}]}
   },
+  "client": {"enforce_auth_on_inference": true},
   "governance": {"virtual_keys": [{"id": "vk1", "value": "sk-bf-1"}], "budgets": []},
   "plugins": {
     "key_selection": {"path": "sel.so", "config": {"seed": 1}},
@@ -27,61 +28,64 @@ fn env(name: &str) -> Option<String> {
     match name {
         "TEST_KEY_ONE" => Some("sk-from-env-one".to_owned()),
         "TEST_KEY_A" => Some("sk-ant".to_owned()),
+        "TEST_OPENAI_BASE" => Some("http://127.0.0.1:9/".to_owned()),
         _ => None,
     }
 }
 
 #[test]
 fn groups_merge_like_keyward_host() {
-    let config = SharedConfig::parse_with(CONFIG, Path::new("/etc/kw"), env).unwrap();
+    let config = SharedConfig::parse_with(CONFIG, Path::new("/etc/kw"), &env).unwrap();
     assert_eq!(config.groups.len(), 2);
     let selection = &config.groups[0];
-    assert_eq!(selection.path, Path::new("/etc/kw/sel.so"));
+    assert_eq!(selection.path_in(&config.dir), Path::new("/etc/kw/sel.so"));
     assert_eq!(selection.roles, RoleMask::KEY_SELECTION);
-    let json: Value = serde_json::from_str(&selection.config_json).unwrap();
+    let json: Value = serde_json::from_str(&selection.config_json(&config.role_data)).unwrap();
     assert_eq!(json["seed"], 1);
     assert_eq!(json["providers"]["openai"]["keys"][0]["id"], "k1");
+    // The selector never sees a secret.
+    assert!(!json.to_string().contains("sk-from-env-one"));
+    assert!(!json.to_string().contains("sk-literal-two"));
     let governance = &config.groups[1];
-    assert_eq!(governance.path, Path::new("/abs/gov.so"));
+    assert_eq!(governance.path_in(&config.dir), Path::new("/abs/gov.so"));
     assert_eq!(
         governance.roles,
         RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT)
     );
-    let json: Value = serde_json::from_str(&governance.config_json).unwrap();
+    let json: Value = serde_json::from_str(&governance.config_json(&config.role_data)).unwrap();
     assert_eq!(json["shadow_mode"], true);
     assert_eq!(json["virtual_keys"][0]["id"], "vk1");
+    // `client.enforce_auth_on_inference` reaches the governance plugin, as in keyward-host.
+    assert_eq!(json["enforce_virtual_keys"], true);
     assert!(json.get("providers").is_none());
 }
 
 #[test]
 fn key_values_and_base_urls() {
-    let config = SharedConfig::parse_with(CONFIG, Path::new("/"), env).unwrap();
-    let openai = &config.providers["openai"];
+    let config = SharedConfig::parse_with(CONFIG, Path::new("/"), &env).unwrap();
+    let openai = config.routes.provider("openai").unwrap();
+    // `env.NAME` in base_url is read, and the trailing `/` dropped.
     assert_eq!(openai.base_url.as_deref(), Some("http://127.0.0.1:9"));
-    assert_eq!(openai.keys["k1"], "sk-from-env-one");
-    assert_eq!(openai.keys["k2"], "sk-literal-two");
-    let anthropic = &config.providers["anthropic"];
-    assert_eq!(anthropic.base_url, None); // no default for anthropic (not OpenAI-compatible)
-    assert_eq!(anthropic.keys["a1"], "sk-ant");
+    assert_eq!(openai.keys["k1"].secret.expose(), "sk-from-env-one");
+    assert_eq!(openai.keys["k2"].secret.expose(), "sk-literal-two");
+    let anthropic = config.routes.provider("anthropic").unwrap();
+    assert_eq!(anthropic.keys["a1"].secret.expose(), "sk-ant");
     // Debug never shows a key value.
-    assert!(!format!("{config:?}").contains("sk-"));
+    assert!(!format!("{config:?}").contains("sk-from"), "{config:?}");
 }
 
 #[test]
 fn errors_name_the_field_without_secrets() {
-    let missing_env = SharedConfig::parse_with(CONFIG, Path::new("/"), |_| None).unwrap_err();
-    assert!(
-        missing_env.contains("providers.anthropic.keys[0]"),
-        "{missing_env}"
-    );
+    let missing_env = SharedConfig::parse_with(CONFIG, Path::new("/"), &|_| None).unwrap_err();
+    assert!(missing_env.contains("providers."), "{missing_env}");
     assert!(!missing_env.contains("sk-"));
     let no_plugins =
-        SharedConfig::parse_with(r#"{"providers": {}}"#, Path::new("/"), env).unwrap_err();
+        SharedConfig::parse_with(r#"{"providers": {}}"#, Path::new("/"), &env).unwrap_err();
     assert!(no_plugins.contains("plugins"), "{no_plugins}");
     let half =
         r#"{"plugins": {"key_selection": {"path": "a.so"}, "authorization": {"path": "b.so"}}}"#;
     assert!(
-        SharedConfig::parse_with(half, Path::new("/"), env)
+        SharedConfig::parse_with(half, Path::new("/"), &env)
             .unwrap_err()
             .contains("enforcement")
     );

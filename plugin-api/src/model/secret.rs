@@ -226,8 +226,16 @@ pub fn env_reference(text: &str) -> Option<&str> {
 /// `text` itself, or — in the `"env.NAME"` form — the environment variable it names (a missing
 /// variable is an error naming it). For plain strings that accept the form (URLs, credentials).
 pub fn resolve_env_reference(text: &str) -> Result<String, MissingEnvVar> {
+    resolve_env_reference_with(text, |name| std::env::var(name).ok())
+}
+
+/// [`resolve_env_reference`] with a custom lookup (tests, alternate sources).
+pub fn resolve_env_reference_with(
+    text: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<String, MissingEnvVar> {
     match env_reference(text) {
-        Some(name) => std::env::var(name).map_err(|_| MissingEnvVar {
+        Some(name) => lookup(name).ok_or_else(|| MissingEnvVar {
             variable: name.to_owned(),
         }),
         None => Ok(text.to_owned()),

@@ -17,7 +17,7 @@ use keyward_plugin_api::model::{governance::GovernanceDocument, secret::with_exp
 use serde_json::Value;
 
 use super::{AppState, error::ApiError};
-use crate::config::HostConfig;
+use keyward_host_core::config::HostConfig;
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {

@@ -22,14 +22,12 @@ use keyward_plugin_api::model::governance::{
 use serde_json::{Map, Value, json};
 
 use super::{document, fresh_id, set_document, usage::UsageView};
-use crate::{
-    api::{
-        AppState,
-        error::ApiError,
-        extract::{JsonBody, RawQuery, parse_json, truncate},
-    },
-    config::HostConfig,
+use crate::api::{
+    AppState,
+    error::ApiError,
+    extract::{JsonBody, RawQuery, parse_json, truncate},
 };
+use keyward_host_core::config::HostConfig;
 
 /// The page size when `limit` is absent.
 pub const DEFAULT_LIMIT: u64 = 50;

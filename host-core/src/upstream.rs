@@ -1,6 +1,7 @@
-//! Where a request goes once a key is chosen, built from the configuration when it changes (off
-//! the request path): for each provider its kind, base URL, extra headers, timeout and retry
-//! budget, and for each key its secret and endpoint.
+//! Where a request goes once a key is chosen — the provider adapters every host uses — built
+//! from the configuration when it changes (off the request path): for each provider its kind,
+//! base URL (an `env.NAME` reference read), extra headers, timeout and retry budget, and for
+//! each key its secret and endpoint.
 //!
 //! - OpenAI and any OpenAI-compatible provider: `{base_url}/v1/…`, `Authorization: Bearer`.
 //! - Azure OpenAI: `{endpoint}/openai/deployments/{deployment}/…?api-version=…`, `api-key`.
@@ -11,7 +12,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use axum::http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 use keyward_plugin_api::model::{key::Key, secret::Secret};
 
 use crate::config::{HostConfig, ProviderConfig};
@@ -171,9 +172,8 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
     let network = &provider.network_config;
     let kind = kind_of(name, provider);
     let base_url = network
-        .base_url
-        .as_deref()
-        .and_then(|url| keyward_plugin_api::model::secret::resolve_env_reference(url).ok())
+        .resolved_base_url
+        .clone()
         .or_else(|| default_base_url(name).map(str::to_owned))
         .map(|u| u.trim_end_matches('/').to_owned());
     let extra_headers = network
@@ -214,20 +214,21 @@ fn kind_of(name: &str, provider: &ProviderConfig) -> ProviderKind {
         "azure" => ProviderKind::Azure,
         "vllm" | "ollama" | "sgl" => ProviderKind::SelfHosted,
         "bedrock" | "bedrock_mantle" => ProviderKind::Unsupported(format!(
-            "provider {name}: AWS SigV4 request signing for Bedrock is not implemented in keyward-host yet"
+            "provider {name}: AWS SigV4 request signing for Bedrock is not implemented in keyward yet"
         )),
         "vertex" => ProviderKind::Unsupported(format!(
-            "provider {name}: Google OAuth request signing for Vertex is not implemented in keyward-host yet"
+            "provider {name}: Google OAuth request signing for Vertex is not implemented in keyward yet"
         )),
         "anthropic" | "gemini" | "cohere" | "elevenlabs" | "deepgram" | "runway" | "runware"
         | "replicate" | "huggingface" => ProviderKind::Unsupported(format!(
-            "provider {name}: its native API is not implemented in keyward-host yet (OpenAI-compatible providers, Azure OpenAI, vLLM, Ollama and SGLang are)"
+            "provider {name}: its native API is not implemented in keyward yet (OpenAI-compatible providers, Azure OpenAI, vLLM, Ollama and SGLang are)"
         )),
         _ => ProviderKind::OpenAiCompatible,
     }
 }
 
-fn default_base_url(name: &str) -> Option<&'static str> {
+/// The public API of a provider whose `network_config.base_url` is not set.
+pub fn default_base_url(name: &str) -> Option<&'static str> {
     Some(match name {
         "openai" => "https://api.openai.com",
         "groq" => "https://api.groq.com/openai",
@@ -269,7 +270,7 @@ fn bearer(secret: &Secret) -> Option<(HeaderName, HeaderValue)> {
     }
     let mut value = HeaderValue::from_str(&format!("Bearer {}", secret.expose())).ok()?;
     value.set_sensitive(true);
-    Some((axum::http::header::AUTHORIZATION, value))
+    Some((http::header::AUTHORIZATION, value))
 }
 
 /// `base` + `path`, without doubling a `/v1` the base already ends with.

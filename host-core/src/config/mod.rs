@@ -7,15 +7,18 @@
 //! never silently ignored, and kept as they are when the configuration is saved again.
 //! `examples/quickstart.json` is a complete example; `docs/host.md` documents every field.
 
+mod plugins;
 mod supported;
 
 use std::{collections::BTreeMap, path::Path};
 
-use keyward_plugin_api::model::{key::Key, secret::resolve_env_reference};
+use keyward_plugin_api::model::{key::Key, secret::resolve_env_reference_with};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::plugins::{PluginsBlock, RoleData};
+pub use self::plugins::{
+    PluginEntry, PluginGroup, PluginsBlock, PluginsBlockError, RoleData, resolve_path,
+};
 
 /// The whole configuration document.
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
@@ -73,11 +76,19 @@ pub struct NetworkConfig {
     /// Every other field, kept for saving.
     #[serde(flatten)]
     pub other: Map<String, Value>,
+    /// `base_url` with an `env.NAME` reference read (set by [`HostConfig::prepare`]; never
+    /// saved: the file keeps the reference).
+    #[serde(skip)]
+    pub resolved_base_url: Option<String>,
 }
 
 impl NetworkConfig {
     fn is_empty(&self) -> bool {
-        *self == Self::default()
+        self.base_url.is_none()
+            && self.extra_headers.is_empty()
+            && self.default_request_timeout_in_seconds.is_none()
+            && self.max_retries.is_none()
+            && self.other.is_empty()
     }
 }
 
@@ -155,6 +166,14 @@ impl HostConfig {
     /// Parses a configuration document, resolves `env.NAME` values, generates missing key ids
     /// and checks cross-field rules.
     pub fn parse(text: &str) -> Result<Loaded, ConfigError> {
+        Self::parse_with_env(text, &|name| std::env::var(name).ok())
+    }
+
+    /// [`parse`](Self::parse) with a custom environment lookup for `env.NAME` values.
+    pub fn parse_with_env(
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Loaded, ConfigError> {
         let document: Value = serde_json::from_str(text).map_err(|e| {
             ConfigError::new(
                 format!("line {}, column {}", e.line(), e.column()),
@@ -171,20 +190,29 @@ impl HostConfig {
         let mut config: HostConfig = serde_path_to_error::deserialize(&document).map_err(|e| {
             ConfigError::new(json_path(&e.path().to_string()), e.inner().to_string())
         })?;
-        config.prepare()?;
+        config.prepare_with_env(env)?;
         Ok(Loaded { config, warnings })
     }
 
     /// Resolves environment references, fills missing ids, and checks uniqueness rules.
     pub fn prepare(&mut self) -> Result<(), ConfigError> {
-        for (provider, entry) in &self.providers {
+        self.prepare_with_env(&|name| std::env::var(name).ok())
+    }
+
+    /// [`prepare`](Self::prepare) with a custom environment lookup.
+    pub fn prepare_with_env(
+        &mut self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        for (provider, entry) in &mut self.providers {
             if let Some(url) = &entry.network_config.base_url {
-                resolve_env_reference(url).map_err(|missing| {
+                let resolved = resolve_env_reference_with(url, env).map_err(|missing| {
                     ConfigError::new(
                         format!("providers.{provider}.network_config.base_url"),
                         missing.to_string(),
                     )
                 })?;
+                entry.network_config.resolved_base_url = Some(resolved);
             }
         }
         let mut names: BTreeMap<String, String> = BTreeMap::new();
@@ -195,7 +223,7 @@ impl HostConfig {
                 if key.id.is_empty() {
                     key.id = uuid::Uuid::new_v4().to_string();
                 }
-                key.resolve_env()
+                key.resolve_env_with(env)
                     .map_err(|e| ConfigError::new(at.clone(), e.to_string()))?;
                 if let Some(other) = ids.insert(key.id.clone(), at.clone()) {
                     return Err(ConfigError::new(

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 /// The byte range of the value of the top-level field `key` of the JSON object in `json`, if it
 /// has one. Keys are compared as written (a key spelled with escapes is not matched).
-pub fn top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
+pub(crate) fn top_level_value(json: &[u8], key: &str) -> Option<Range<usize>> {
     let mut at = skip_whitespace(json, 0);
     if json.get(at) != Some(&b'{') {
         return None;

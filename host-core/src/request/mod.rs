@@ -1,0 +1,202 @@
+//! What the gateway needs to know of an inference request, read without building a JSON tree:
+//! the kind (from the route), the model (`provider/model` or plain), whether it streams, the
+//! output-token cap and a size-based estimate of the prompt; and the body sent upstream, with
+//! the provider's model id spliced in place of the caller's and, for streams,
+//! `stream_options.include_usage` added so the final event carries the usage.
+
+mod json_scan;
+
+use std::borrow::Cow;
+
+use keyward_plugin_api::ffi::{RequestKind, UsageEstimate};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use self::json_scan::top_level_value;
+use crate::error::{ExtraFields, GatewayError};
+
+/// Prompt tokens are estimated as one per this many body bytes (a conservative reading of the
+/// usual four characters per token; the reservation is corrected by the actual usage). Output
+/// delivered without a usage report is estimated the same way.
+pub const BYTES_PER_ESTIMATED_TOKEN: u64 = 4;
+
+/// Tokens estimated for `bytes` bytes of text.
+pub fn estimated_tokens(bytes: u64) -> u64 {
+    bytes.div_ceil(BYTES_PER_ESTIMATED_TOKEN)
+}
+
+#[derive(Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    max_tokens: Option<serde_json::Number>,
+    #[serde(default)]
+    max_completion_tokens: Option<serde_json::Number>,
+    #[serde(default)]
+    max_output_tokens: Option<serde_json::Number>,
+    #[serde(default)]
+    stream_options: Option<IgnoredAny>,
+}
+
+/// The parts of a request the gateway acts on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InferenceRequest {
+    /// The request kind (from the route).
+    pub kind: RequestKind,
+    /// The provider named in `provider/model`, if any.
+    pub provider: Option<String>,
+    /// The model, without the provider prefix.
+    pub model: String,
+    /// Whether the caller asked for a stream (`"stream": true`).
+    pub stream: bool,
+    /// `max_completion_tokens`, `max_output_tokens` (Responses API) or `max_tokens`.
+    pub max_output_tokens: Option<u64>,
+    /// What admission reserves: the prompt estimate and the output cap.
+    pub estimate: UsageEstimate,
+    has_stream_options: bool,
+}
+
+impl InferenceRequest {
+    /// Reads a request body sent to a route of `kind`. A body that is not a JSON object, has no
+    /// string `model`, or an output cap that is not a non-negative integer is a 400 naming the
+    /// field.
+    pub fn parse(kind: RequestKind, body: &[u8]) -> Result<Self, GatewayError> {
+        let extra = || ExtraFields {
+            request_type: Some(kind_name(kind).to_owned()),
+            ..ExtraFields::default()
+        };
+        let peek: Peek<'_> = serde_json::from_slice(body).map_err(|e| {
+            GatewayError::bad_request(
+                "body",
+                format!("the request body is not a valid JSON object: {e}"),
+            )
+            .with_extra(extra())
+        })?;
+        let Some(full) = peek.model.filter(|m| !m.trim().is_empty()) else {
+            return Err(GatewayError::bad_request("model", "model is required").with_extra(extra()));
+        };
+        let cap = |name: &'static str, value: Option<serde_json::Number>| match value {
+            None => Ok(None),
+            Some(number) => number.as_u64().map(Some).ok_or_else(|| {
+                GatewayError::bad_request(
+                    name,
+                    format!("{name} must be a non-negative integer, got {number}"),
+                )
+                .with_extra(extra())
+            }),
+        };
+        let max_completion_tokens = cap("max_completion_tokens", peek.max_completion_tokens)?;
+        let max_output_tokens = cap("max_output_tokens", peek.max_output_tokens)?;
+        let max_tokens = cap("max_tokens", peek.max_tokens)?;
+        let (provider, model) = match full.split_once('/') {
+            Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
+                (Some(provider.to_owned()), model.to_owned())
+            }
+            _ => (None, full.into_owned()),
+        };
+        let max_output_tokens = max_completion_tokens.or(max_output_tokens).or(max_tokens);
+        Ok(Self {
+            kind,
+            provider,
+            model,
+            stream: peek.stream.unwrap_or(false),
+            max_output_tokens,
+            estimate: UsageEstimate {
+                input_tokens: estimated_tokens(body.len() as u64),
+                max_output_tokens: max_output_tokens.into(),
+            },
+            has_stream_options: peek.stream_options.is_some(),
+        })
+    }
+
+    /// The context of this request's errors.
+    pub fn extra(&self, provider: Option<&str>) -> ExtraFields {
+        ExtraFields {
+            provider: provider.or(self.provider.as_deref()).map(str::to_owned),
+            model_requested: Some(self.model.clone()),
+            request_type: Some(kind_name(self.kind).to_owned()),
+        }
+    }
+
+    /// The body to send upstream, or `None` to send it as it came: `model` replaced by
+    /// `provider_model` when `replace_model` (Azure takes the deployment in the URL instead)
+    /// and the value differs, and `stream_options.include_usage` added to a stream that sets no
+    /// `stream_options`. The rest of the body is kept byte for byte.
+    pub fn upstream_body(
+        &self,
+        body: &[u8],
+        provider_model: &str,
+        replace_model: bool,
+    ) -> Option<Vec<u8>> {
+        let add_usage = self.stream && !self.has_stream_options;
+        let model_span = replace_model
+            .then(|| top_level_value(body, "model"))
+            .flatten()
+            .filter(|span| {
+                serde_json::from_slice::<Cow<'_, str>>(&body[span.clone()])
+                    .map_or(true, |current| current != provider_model)
+            });
+        if !add_usage && model_span.is_none() {
+            return None;
+        }
+        let quoted = serde_json::to_string(provider_model).unwrap_or_else(|_| "\"\"".to_owned());
+        let mut out = Vec::with_capacity(body.len() + quoted.len() + 48);
+        let mut rest_from = 0;
+        if add_usage && let Some(open) = body.iter().position(|b| *b == b'{') {
+            out.extend_from_slice(&body[..=open]);
+            out.extend_from_slice(br#""stream_options":{"include_usage":true},"#);
+            rest_from = open + 1;
+        }
+        match model_span {
+            Some(span) => {
+                out.extend_from_slice(&body[rest_from..span.start]);
+                out.extend_from_slice(quoted.as_bytes());
+                out.extend_from_slice(&body[span.end..]);
+            }
+            None => out.extend_from_slice(&body[rest_from..]),
+        }
+        Some(out)
+    }
+}
+
+/// The request kind of a URI path (`/v1/chat/completions`, `/openai/v1/responses`, …).
+pub fn kind_of(path: &str) -> RequestKind {
+    let path = path.split('?').next().unwrap_or(path).trim_end_matches('/');
+    if path.ends_with("/chat/completions") {
+        RequestKind::CHAT_COMPLETION
+    } else if path.ends_with("/completions") {
+        RequestKind::TEXT_COMPLETION
+    } else if path.ends_with("/embeddings") {
+        RequestKind::EMBEDDING
+    } else if path.ends_with("/responses") {
+        RequestKind::RESPONSES
+    } else if path.contains("/images/") {
+        RequestKind::IMAGE
+    } else if path.contains("/audio/") {
+        RequestKind::AUDIO
+    } else if path.contains("/batches") {
+        RequestKind::BATCH
+    } else {
+        RequestKind::OTHER
+    }
+}
+
+/// The name of a request kind in error envelopes (`extra_fields.request_type`) and metrics.
+pub fn kind_name(kind: RequestKind) -> &'static str {
+    match kind {
+        RequestKind::CHAT_COMPLETION => "chat_completion",
+        RequestKind::TEXT_COMPLETION => "text_completion",
+        RequestKind::EMBEDDING => "embedding",
+        RequestKind::RESPONSES => "responses",
+        RequestKind::IMAGE => "image_generation",
+        RequestKind::AUDIO => "audio",
+        RequestKind::BATCH => "batch",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests;

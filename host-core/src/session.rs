@@ -1,0 +1,463 @@
+//! [`Session`]: one inference request's life in the gateway, in phase order — the same for every
+//! host. A host parses the request ([`InferenceRequest`]), then:
+//!
+//! ```text
+//!  admit ──▶ next_attempt ──▶ (host sends it) ──▶ attempt_failed ──▶ next_attempt … (key retries,
+//!    │            │                                                  then provider fallbacks)
+//!    │            └─ Err: no attempt left → answer the error (the reservation is released)
+//!    │
+//!    └─ Err: denial (401/403/402/429 …) → answer it; nothing is reserved
+//!
+//!  an answer to relay ──▶ respond (status, content type) → UsageMeter, fed the body as it goes
+//!                     ──▶ finish (status, metered) → Outcome   (settle or release, exactly once)
+//! ```
+//!
+//! Dropping a session that holds a reservation releases it, so a handler that fails or a
+//! client that leaves before the answer never leaves usage reserved. What is charged is
+//! [`crate::charge`]'s rule. The session does no I/O: the host sends the attempt, reads the
+//! answer and relays the body.
+//!
+//! Provider fallbacks: when the admission lists other providers and the chosen one fails with
+//! a retryable error (connect error, timeout, 429, 5xx) after its own key retries, the session
+//! releases, authorizes the fallback provider (which yields the keys the virtual key allows
+//! there), reserves again at the fallback's price and goes on there.
+
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+use http::{HeaderName, HeaderValue};
+use keyward_plugin_api::{
+    abi_stable::std_types::{ROption, RSlice, RStr},
+    ffi::{
+        AuthorizeRequest, ErrorCode, FailedKey, FailureKind, Header, KeySelectorExt, KeywardError,
+        ReserveRequest, SelectRequest,
+    },
+};
+
+use crate::{
+    charge::{Charge, charge},
+    error::GatewayError,
+    request::InferenceRequest,
+    roles::{Roles, call_with_retry},
+    upstream::{ProviderKind, Routes},
+    usage::{BodyFormat, Metered, UsageMeter},
+};
+
+mod ids;
+mod pinned;
+mod upstream_error;
+
+pub use self::{
+    ids::RequestIds,
+    pinned::{PINNED_KEY_ID_HEADER, PINNED_KEY_NAME_HEADER, pinned_key},
+    upstream_error::{failure_of_status, timed_out, unreachable, upstream_error},
+};
+
+/// What a session needs to make its next attempt.
+#[derive(Clone, Copy)]
+pub struct AttemptContext<'a> {
+    /// The provider adapters in force for this request.
+    pub routes: &'a Routes,
+    /// The route's path (`/v1/chat/completions`, …).
+    pub path: &'a str,
+    /// The request's headers (a fallback provider is authorized again with them).
+    pub headers: &'a [Header<'a>],
+    /// Where a fallback's new reservation id comes from.
+    pub ids: &'a RequestIds,
+}
+
+/// One upstream attempt: where to send the request and with which key.
+#[derive(Debug)]
+pub struct Attempt<'r> {
+    /// The provider called.
+    pub provider: String,
+    /// The chosen key's id.
+    pub key_id: String,
+    /// The model id sent upstream (alias or deployment resolved, provider prefix removed).
+    pub provider_model: String,
+    /// The full upstream URL.
+    pub url: String,
+    /// The credential header (its value is marked sensitive), if the key has a credential.
+    pub auth: Option<(HeaderName, HeaderValue)>,
+    /// Whether the body's `model` is replaced by [`provider_model`](Self::provider_model).
+    pub replace_model: bool,
+    /// The provider's headers added to every request.
+    pub extra_headers: &'r [(HeaderName, HeaderValue)],
+    /// The attempt's timeout.
+    pub timeout: Duration,
+    /// The key's base URL (its own URL for self-hosted servers, else the provider's).
+    pub base_url: Option<&'r str>,
+    /// The key's secret, for hosts that set the credential themselves (nginx). Never printed.
+    pub secret: &'r keyward_plugin_api::model::secret::Secret,
+    /// 0 for the first attempt, then 1, 2, … across keys and providers.
+    pub number: u32,
+}
+
+/// How a finished request ended, for metrics and logs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    /// The request id of the last reservation.
+    pub request_id: u64,
+    /// The provider that answered.
+    pub provider: String,
+    /// The upstream status relayed.
+    pub status: u16,
+    /// What the enforcer was told.
+    pub charge: Charge,
+    /// Upstream attempts made.
+    pub attempts: u32,
+    /// `admit`, or `would_deny:<type>` in shadow mode.
+    pub decision: String,
+    /// Why the enforcer could not settle or release (the host logs it), if it could not.
+    pub enforcer_error: Option<KeywardError>,
+}
+
+/// One admitted request.
+pub struct Session {
+    roles: Arc<Roles>,
+    request: InferenceRequest,
+    request_id: u64,
+    virtual_key_id: String,
+    provider: String,
+    allowed_key_ids: Option<Vec<String>>,
+    fallbacks: VecDeque<String>,
+    pinned_key: Option<String>,
+    would_deny: ErrorCode,
+    failed: Vec<(String, FailureKind)>,
+    attempts_here: u32,
+    attempts: u32,
+    last_failure: Option<GatewayError>,
+    reserved: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("request_id", &self.request_id)
+            .field("virtual_key_id", &self.virtual_key_id)
+            .field("provider", &self.provider)
+            .field("attempts", &self.attempts)
+            .field("reserved", &self.reserved)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What authorization admitted, owned (it outlives the plugin call).
+struct Admitted {
+    virtual_key_id: String,
+    provider: String,
+    allowed_key_ids: Option<Vec<String>>,
+    fallbacks: VecDeque<String>,
+    would_deny: ErrorCode,
+}
+
+impl Session {
+    /// ① Authorizes the request (the virtual key, its providers and models) and ② reserves its
+    /// worst case. `Err` is the denial to answer; nothing is then held.
+    pub fn admit(
+        roles: Arc<Roles>,
+        ids: &RequestIds,
+        headers: &[Header<'_>],
+        request: InferenceRequest,
+    ) -> Result<Self, GatewayError> {
+        let request_id = ids.next();
+        let admitted = authorize(&roles, request_id, headers, &request, None)
+            .map_err(|e| GatewayError::from(e).with_extra(request.extra(None)))?;
+        let mut session = Self {
+            roles,
+            request_id,
+            virtual_key_id: admitted.virtual_key_id,
+            provider: admitted.provider,
+            allowed_key_ids: admitted.allowed_key_ids,
+            fallbacks: admitted.fallbacks,
+            pinned_key: pinned_key(headers).map(str::to_owned),
+            would_deny: admitted.would_deny,
+            request,
+            failed: Vec::new(),
+            attempts_here: 0,
+            attempts: 0,
+            last_failure: None,
+            reserved: false,
+        };
+        session.reserve()?;
+        Ok(session)
+    }
+
+    /// The request.
+    pub fn request(&self) -> &InferenceRequest {
+        &self.request
+    }
+
+    /// The id of the reservation held.
+    pub fn request_id(&self) -> u64 {
+        self.request_id
+    }
+
+    /// The admitted virtual key's id (empty: none).
+    pub fn virtual_key_id(&self) -> &str {
+        &self.virtual_key_id
+    }
+
+    /// The provider being called.
+    pub fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// `admit`, or `would_deny:<type>` when shadow mode admitted a request the policy denies.
+    pub fn decision(&self) -> String {
+        if self.would_deny == ErrorCode::NONE {
+            "admit".to_owned()
+        } else {
+            format!("would_deny:{}", self.would_deny.as_str())
+        }
+    }
+
+    /// ③ Selects a key (excluding the keys that failed in this request) and builds the
+    /// upstream target. After the provider's retry budget, or when no key is left, moves to
+    /// the next fallback provider if the last failure was retryable. `Err` is the answer when
+    /// nothing is left to try: the last upstream failure, or the selection error; the
+    /// reservation is then released.
+    pub fn next_attempt<'r>(
+        &mut self,
+        context: &AttemptContext<'r>,
+    ) -> Result<Attempt<'r>, GatewayError> {
+        loop {
+            match self.try_provider(context) {
+                Ok(attempt) => return Ok(attempt),
+                Err(error) => {
+                    if !self.fall_back(context) {
+                        self.release();
+                        // After an upstream failure, that failure is the answer (not "no keys
+                        // left", which only says every key was tried).
+                        let answer = self.last_failure.take().unwrap_or(error);
+                        return Err(answer.with_extra(self.request.extra(Some(&self.provider))));
+                    }
+                }
+            }
+        }
+    }
+
+    fn try_provider<'r>(
+        &mut self,
+        context: &AttemptContext<'r>,
+    ) -> Result<Attempt<'r>, GatewayError> {
+        let provider = &self.provider;
+        let route = context.routes.provider(provider).ok_or_else(|| {
+            GatewayError::bad_request("model", format!("provider {provider} is not configured"))
+        })?;
+        if let ProviderKind::Unsupported(reason) = &route.kind {
+            return Err(GatewayError::new(
+                501,
+                "provider_not_supported",
+                reason.clone(),
+            ));
+        }
+        if self.attempts_here > route.max_retries {
+            return Err(self.last_failure.clone().unwrap_or_else(|| {
+                GatewayError::new(502, "upstream_failed", "every attempt failed")
+            }));
+        }
+        let (key_id, provider_model) = self.select()?;
+        let target = route
+            .target(provider, &key_id, &provider_model, context.path)
+            .map_err(GatewayError::internal)?;
+        let key = route.keys.get(&key_id).ok_or_else(|| {
+            GatewayError::internal(format!("key {key_id} of {provider} is not configured"))
+        })?;
+        let number = self.attempts;
+        self.attempts += 1;
+        self.attempts_here += 1;
+        Ok(Attempt {
+            provider: provider.clone(),
+            key_id,
+            provider_model,
+            url: target.url,
+            auth: target.auth,
+            replace_model: target.replace_model,
+            extra_headers: &route.extra_headers,
+            timeout: route.timeout,
+            base_url: key.url.as_deref().or(route.base_url.as_deref()),
+            secret: &key.secret,
+            number,
+        })
+    }
+
+    /// The body to send for `attempt`, or `None` to send the caller's bytes unchanged.
+    pub fn upstream_body(&self, body: &[u8], attempt: &Attempt<'_>) -> Option<Vec<u8>> {
+        self.request
+            .upstream_body(body, &attempt.provider_model, attempt.replace_model)
+    }
+
+    /// The attempt failed before an answer worth relaying: a transport error, a timeout, or a
+    /// status [`failure_of_status`] classifies. The key is excluded from the next selection;
+    /// `error` is what the client sees if nothing else succeeds.
+    pub fn attempt_failed(&mut self, key_id: &str, failure: FailureKind, error: GatewayError) {
+        self.failed.push((key_id.to_owned(), failure));
+        self.last_failure = Some(error);
+    }
+
+    /// ④ The upstream answered and its answer is relayed: a meter for its body, fed by the
+    /// host as it relays the bytes. The content type alone decides the body's format.
+    pub fn respond(&self, content_type: Option<&[u8]>) -> UsageMeter {
+        UsageMeter::new(BodyFormat::of_content_type(content_type))
+    }
+
+    /// ⑤ Settles (or releases) the reservation for an answer of `status` whose body was
+    /// `metered` — complete, cut short, or abandoned by the client — by [`crate::charge`]'s
+    /// rule, exactly once.
+    pub fn finish(mut self, status: u16, metered: Metered) -> Outcome {
+        let charged = charge(status, &metered, &self.request.estimate);
+        let mut enforcer_error = None;
+        if self.reserved {
+            self.reserved = false;
+            let request_id = self.request_id;
+            let result = match &charged {
+                Charge::Settle(usage) => {
+                    call_with_retry(&self.roles.enforcer, |e| e.settle(request_id, usage))
+                }
+                Charge::Release => call_with_retry(&self.roles.enforcer, |e| e.release(request_id)),
+            };
+            enforcer_error = result.err();
+        }
+        Outcome {
+            request_id: self.request_id,
+            provider: std::mem::take(&mut self.provider),
+            status,
+            charge: charged,
+            attempts: self.attempts,
+            decision: self.decision(),
+            enforcer_error,
+        }
+    }
+
+    fn reserve(&mut self) -> Result<(), GatewayError> {
+        let reserve = ReserveRequest {
+            request_id: self.request_id,
+            virtual_key_id: RStr::from_str(&self.virtual_key_id),
+            provider: RStr::from_str(&self.provider),
+            model: RStr::from_str(&self.request.model),
+            estimate: self.request.estimate,
+        };
+        let reservation =
+            call_with_retry(&self.roles.enforcer, |e| e.reserve(&reserve)).map_err(|e| {
+                GatewayError::from(e).with_extra(self.request.extra(Some(&self.provider)))
+            })?;
+        if self.would_deny == ErrorCode::NONE {
+            self.would_deny = reservation.would_deny;
+        }
+        self.reserved = true;
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        if std::mem::replace(&mut self.reserved, false) {
+            let request_id = self.request_id;
+            let _ = call_with_retry(&self.roles.enforcer, |e| e.release(request_id));
+        }
+    }
+
+    fn select(&self) -> Result<(String, String), GatewayError> {
+        let failed: Vec<FailedKey<'_>> = self
+            .failed
+            .iter()
+            .map(|(id, failure)| FailedKey {
+                key_id: RStr::from_str(id),
+                failure: *failure,
+            })
+            .collect();
+        let allowed: Option<Vec<RStr<'_>>> = self
+            .allowed_key_ids
+            .as_ref()
+            .map(|ids| ids.iter().map(|id| RStr::from_str(id)).collect());
+        let request = SelectRequest {
+            provider: RStr::from_str(&self.provider),
+            model: RStr::from_str(&self.request.model),
+            kind: self.request.kind,
+            pinned_key: self.pinned_key.as_deref().map(RStr::from_str).into(),
+            allowed_key_ids: allowed.as_deref().map(RSlice::from_slice).into(),
+            failed: RSlice::from_slice(&failed),
+        };
+        call_with_retry(&self.roles.selector, |s| {
+            s.pick(&request)
+                .map(|choice| (choice.key_id.to_string(), choice.provider_model.to_string()))
+        })
+        .map_err(GatewayError::from)
+    }
+
+    /// Moves to the next fallback provider when the last failure allows it; `false` when
+    /// there is none left (or the failure is not one a fallback can cure).
+    fn fall_back(&mut self, context: &AttemptContext<'_>) -> bool {
+        let retryable = self.last_failure.as_ref().is_some_and(|f| f.retryable);
+        if !retryable {
+            return false;
+        }
+        while let Some(provider) = self.fallbacks.pop_front() {
+            self.release();
+            let request_id = context.ids.next();
+            let Ok(admitted) = authorize(
+                &self.roles,
+                request_id,
+                context.headers,
+                &self.request,
+                Some(&provider),
+            ) else {
+                continue;
+            };
+            self.request_id = request_id;
+            self.provider = admitted.provider;
+            self.allowed_key_ids = admitted.allowed_key_ids;
+            self.failed.clear();
+            self.attempts_here = 0;
+            if self.reserve().is_ok() {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+fn authorize(
+    roles: &Roles,
+    request_id: u64,
+    headers: &[Header<'_>],
+    request: &InferenceRequest,
+    provider: Option<&str>,
+) -> Result<Admitted, KeywardError> {
+    let provider = provider.or(request.provider.as_deref());
+    let call = AuthorizeRequest {
+        request_id,
+        headers: RSlice::from_slice(headers),
+        provider: match provider {
+            Some(p) => ROption::RSome(RStr::from_str(p)),
+            None => ROption::RNone,
+        },
+        model: RStr::from_str(&request.model),
+        kind: request.kind,
+        estimate: request.estimate,
+    };
+    call_with_retry(&roles.authorizer, |a| {
+        a.authorize(&call).map(|admission| Admitted {
+            virtual_key_id: admission.virtual_key_id.to_string(),
+            provider: admission.provider.to_string(),
+            allowed_key_ids: admission
+                .allowed_key_ids
+                .into_option()
+                .map(|ids| ids.iter().map(|id| id.to_string()).collect()),
+            fallbacks: admission
+                .fallbacks
+                .as_slice()
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            would_deny: admission.would_deny,
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests;

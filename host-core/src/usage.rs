@@ -1,0 +1,362 @@
+//! [`UsageMeter`]: what a response used, read from its body as it passes through — the `usage`
+//! object of a JSON answer, or of the last server-sent event that carries one — and what it
+//! delivered, for the charge when no usage comes (a stream cut short, an upstream that reports
+//! none). Both hosts feed it the body bytes they relay; it keeps only the current SSE line (a
+//! JSON answer up to [`MAX_BUFFERED`]), so a long stream costs no memory.
+//!
+//! The usage fields read, in every shape the OpenAI-compatible APIs send:
+//! - chat / completions / embeddings: `usage.prompt_tokens`, `usage.completion_tokens`,
+//!   `usage.prompt_tokens_details.cached_tokens`;
+//! - Responses API: `usage.input_tokens`, `usage.output_tokens`,
+//!   `usage.input_tokens_details.cached_tokens`, also inside `response` (the
+//!   `response.completed` event);
+//!
+//! cached tokens are clamped to the input tokens. Delivered output is counted from the text the
+//! answer carries (`choices[].delta.content`, tool-call arguments, `choices[].message.content`,
+//! `choices[].text`, Responses `delta` events), or from the body's bytes when its shape is not
+//! one of those.
+
+use std::borrow::Cow;
+
+use keyward_plugin_api::ffi::Usage;
+use serde::Deserialize;
+
+use crate::request::estimated_tokens;
+
+/// The most bytes buffered for a JSON body or one SSE line; past that the usage is unknown and
+/// the delivered bytes are counted instead.
+pub const MAX_BUFFERED: usize = 4 << 20;
+
+/// How the response body is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFormat {
+    /// One JSON document.
+    Json,
+    /// Server-sent events (`text/event-stream`).
+    EventStream,
+}
+
+impl BodyFormat {
+    /// The format of a response with this `Content-Type`: its content type alone decides (the
+    /// request's `stream` flag only decides what the gateway asks of the upstream).
+    pub fn of_content_type(content_type: Option<&[u8]>) -> Self {
+        match content_type {
+            Some(value)
+                if value.len() >= 17 && value[..17].eq_ignore_ascii_case(b"text/event-stream") =>
+            {
+                Self::EventStream
+            }
+            _ => Self::Json,
+        }
+    }
+}
+
+/// What a metered body reported and delivered.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Metered {
+    /// The usage the upstream reported, if it did.
+    pub usage: Option<Usage>,
+    /// Output tokens delivered to the client, estimated from the text sent.
+    pub delivered_output_tokens: u64,
+}
+
+/// Reads usage and delivered output from a response body fed in pieces.
+#[derive(Debug)]
+pub struct UsageMeter {
+    format: BodyFormat,
+    buffer: Vec<u8>,
+    overflow: bool,
+    last: Option<Usage>,
+    delivered_text_bytes: u64,
+    body_bytes: u64,
+}
+
+impl UsageMeter {
+    /// A meter for a body of `format`.
+    pub fn new(format: BodyFormat) -> Self {
+        Self {
+            format,
+            buffer: Vec::new(),
+            overflow: false,
+            last: None,
+            delivered_text_bytes: 0,
+            body_bytes: 0,
+        }
+    }
+
+    /// The body's format.
+    pub fn format(&self) -> BodyFormat {
+        self.format
+    }
+
+    /// Feeds the next bytes of the body, as they are relayed to the client.
+    pub fn feed(&mut self, mut bytes: &[u8]) {
+        self.body_bytes += bytes.len() as u64;
+        if self.format == BodyFormat::Json {
+            self.push(bytes);
+            return;
+        }
+        while let Some(end) = bytes.iter().position(|&b| b == b'\n') {
+            self.push(&bytes[..end]);
+            self.finish_line();
+            bytes = &bytes[end + 1..];
+        }
+        self.push(bytes);
+    }
+
+    /// What was read so far: call when the body ended, or was cut short.
+    pub fn finish(mut self) -> Metered {
+        match self.format {
+            BodyFormat::EventStream => {
+                self.finish_line();
+                Metered {
+                    usage: self.last,
+                    delivered_output_tokens: estimated_tokens(self.delivered_text_bytes),
+                }
+            }
+            BodyFormat::Json => {
+                let buffer = std::mem::take(&mut self.buffer);
+                if self.overflow {
+                    return self.bytes_only();
+                }
+                self.finish_whole(&buffer)
+            }
+        }
+    }
+
+    /// [`finish`](Self::finish) for a JSON meter fed nothing, whose host holds the whole body
+    /// (no copy is made).
+    pub fn finish_whole(mut self, body: &[u8]) -> Metered {
+        if self.body_bytes == 0 {
+            self.body_bytes = body.len() as u64;
+        }
+        match serde_json::from_slice::<Answer<'_>>(body) {
+            Ok(answer) => {
+                let text = answer.text_bytes();
+                Metered {
+                    usage: answer.usage(),
+                    delivered_output_tokens: match text {
+                        Some(text) => estimated_tokens(text),
+                        None => estimated_tokens(self.body_bytes),
+                    },
+                }
+            }
+            Err(_) => self.bytes_only(),
+        }
+    }
+
+    fn bytes_only(&self) -> Metered {
+        Metered {
+            usage: None,
+            delivered_output_tokens: estimated_tokens(self.body_bytes),
+        }
+    }
+
+    fn push(&mut self, part: &[u8]) {
+        if self.buffer.len() + part.len() > MAX_BUFFERED {
+            self.overflow = true;
+            self.buffer = Vec::new();
+        } else if !self.overflow {
+            self.buffer.extend_from_slice(part);
+        }
+    }
+
+    fn finish_line(&mut self) {
+        let overflow = std::mem::replace(&mut self.overflow, false);
+        if overflow {
+            // An event too large to read: count what it carried.
+            self.delivered_text_bytes += MAX_BUFFERED as u64;
+            self.buffer.clear();
+            return;
+        }
+        let line = self.buffer.strip_suffix(b"\r").unwrap_or(&self.buffer);
+        if let Some(data) = line.strip_prefix(b"data:") {
+            let data = data.strip_prefix(b" ").unwrap_or(data);
+            if data != b"[DONE]" {
+                match serde_json::from_slice::<Answer<'_>>(data) {
+                    Ok(event) => {
+                        if let Some(usage) = event.usage() {
+                            self.last = Some(usage);
+                        }
+                        self.delivered_text_bytes +=
+                            event.text_bytes().unwrap_or(data.len() as u64);
+                    }
+                    Err(_) => self.delivered_text_bytes += data.len() as u64,
+                }
+            }
+        }
+        self.buffer.clear();
+    }
+}
+
+/// The usage in a whole JSON body, if it has one.
+pub fn from_json(body: &[u8]) -> Option<Usage> {
+    serde_json::from_slice::<Answer<'_>>(body).ok()?.usage()
+}
+
+/// An answer or a streamed event, as far as usage and delivered text go.
+#[derive(Deserialize, Default)]
+struct Answer<'a> {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    /// Responses API: the `response.completed` (and similar) events carry the response.
+    #[serde(default)]
+    response: Option<Inner>,
+    #[serde(default, borrow)]
+    choices: Option<Vec<Choice<'a>>>,
+    /// Responses API text and argument deltas (`response.output_text.delta`, …).
+    #[serde(default, borrow)]
+    delta: Option<Cow<'a, str>>,
+    /// Responses API: a whole answer's output items.
+    #[serde(default, borrow)]
+    output: Option<Vec<OutputItem<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Inner {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize, Default)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Message<'a>>,
+    #[serde(default, borrow)]
+    message: Option<Message<'a>>,
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Message<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<ToolCall<'a>>>,
+}
+
+#[derive(Deserialize, Default)]
+struct ToolCall<'a> {
+    #[serde(default, borrow)]
+    function: Option<Function<'a>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Function<'a> {
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct OutputItem<'a> {
+    #[serde(default, borrow)]
+    content: Option<Vec<OutputContent<'a>>>,
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default)]
+struct OutputContent<'a> {
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<Details>,
+    #[serde(default)]
+    input_tokens_details: Option<Details>,
+}
+
+#[derive(Deserialize, Default, Clone, Copy)]
+struct Details {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
+}
+
+impl Answer<'_> {
+    fn usage(&self) -> Option<Usage> {
+        let wire = self
+            .usage
+            .or_else(|| self.response.as_ref().and_then(|r| r.usage))?;
+        let input = wire.prompt_tokens.or(wire.input_tokens).unwrap_or(0);
+        let cached = wire
+            .prompt_tokens_details
+            .or(wire.input_tokens_details)
+            .and_then(|d| d.cached_tokens)
+            .unwrap_or(0);
+        Some(Usage {
+            input_tokens: input,
+            cached_input_tokens: cached.min(input),
+            output_tokens: wire.completion_tokens.or(wire.output_tokens).unwrap_or(0),
+            cost_nanos: None.into(),
+            success: true,
+        })
+    }
+
+    /// Bytes of generated text this answer or event carries; `None` when it has none of the
+    /// known shapes (the caller then counts the body's bytes).
+    fn text_bytes(&self) -> Option<u64> {
+        let len = |text: &Option<Cow<'_, str>>| text.as_ref().map_or(0, |t| t.len() as u64);
+        let message = |m: &Message<'_>| {
+            len(&m.content)
+                + len(&m.reasoning_content)
+                + m.tool_calls
+                    .iter()
+                    .flatten()
+                    .map(|call| {
+                        call.function
+                            .as_ref()
+                            .map_or(0, |f| len(&f.name) + len(&f.arguments))
+                    })
+                    .sum::<u64>()
+        };
+        let choices = self.choices.as_ref().map(|choices| {
+            choices
+                .iter()
+                .map(|c| {
+                    c.delta.as_ref().map_or(0, message)
+                        + c.message.as_ref().map_or(0, message)
+                        + len(&c.text)
+                })
+                .sum::<u64>()
+        });
+        let output = self.output.as_ref().map(|items| {
+            items
+                .iter()
+                .map(|item| {
+                    len(&item.arguments)
+                        + item
+                            .content
+                            .iter()
+                            .flatten()
+                            .map(|c| len(&c.text))
+                            .sum::<u64>()
+                })
+                .sum::<u64>()
+        });
+        let delta = self.delta.as_ref().map(|d| d.len() as u64);
+        match (choices, output, delta) {
+            (None, None, None) if self.usage.is_some() || self.response.is_some() => Some(0),
+            (None, None, None) => None,
+            (c, o, d) => Some(c.unwrap_or(0) + o.unwrap_or(0) + d.unwrap_or(0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
