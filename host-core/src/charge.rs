@@ -26,6 +26,20 @@ pub enum Charge {
     Release,
 }
 
+impl std::fmt::Display for Charge {
+    /// `settle:<input>/<cached input>/<output>` or `release`: the form both hosts log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Settle(usage) => write!(
+                f,
+                "settle:{}/{}/{}",
+                usage.input_tokens, usage.cached_input_tokens, usage.output_tokens
+            ),
+            Self::Release => f.write_str("release"),
+        }
+    }
+}
+
 /// The charge for an answer of `status` whose body was `metered`, reserved as `estimate`.
 pub fn charge(status: u16, metered: &Metered, estimate: &UsageEstimate) -> Charge {
     let success = (200..300).contains(&status);

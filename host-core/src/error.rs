@@ -66,6 +66,9 @@ pub struct GatewayErrorDetails {
     pub is_gateway_error: bool,
     /// Whether another attempt (another key, another provider) may succeed.
     pub retryable: bool,
+    /// The plugin role whose call produced it (`authorization`, `enforcement`,
+    /// `key_selection`), when a plugin did.
+    pub plugin_role: Option<&'static str>,
     /// Context.
     pub extra: ExtraFields,
 }
@@ -82,6 +85,7 @@ impl GatewayError {
             retry_after_secs: None,
             is_gateway_error: true,
             retryable: false,
+            plugin_role: None,
             extra: ExtraFields::default(),
         }))
     }
@@ -108,6 +112,13 @@ impl GatewayError {
     pub fn with_extra(mut self, extra: ExtraFields) -> Self {
         self.extra = extra;
         self
+    }
+
+    /// A plugin's error, naming the role it came from.
+    pub fn from_plugin(role: &'static str, error: KeywardError) -> Self {
+        let mut error = Self::from(error);
+        error.plugin_role = Some(role);
+        error
     }
 
     /// Marks it as one another attempt may not hit.
@@ -158,6 +169,7 @@ impl From<KeywardError> for GatewayError {
             retry_after_secs: error.retry_after_secs(),
             is_gateway_error: true,
             retryable: error.retryable,
+            plugin_role: None,
             extra: ExtraFields::default(),
         }))
     }

@@ -160,8 +160,9 @@ impl Session {
         request: InferenceRequest,
     ) -> Result<Self, GatewayError> {
         let request_id = ids.next();
-        let admitted = authorize(&roles, request_id, headers, &request, None)
-            .map_err(|e| GatewayError::from(e).with_extra(request.extra(None)))?;
+        let admitted = authorize(&roles, request_id, headers, &request, None).map_err(|e| {
+            GatewayError::from_plugin("authorization", e).with_extra(request.extra(None))
+        })?;
         let mut session = Self {
             roles,
             request_id,
@@ -380,7 +381,7 @@ impl Session {
             s.pick(&request)
                 .map(|choice| (choice.key_id.to_string(), choice.provider_model.to_string()))
         })
-        .map_err(GatewayError::from)
+        .map_err(|e| GatewayError::from_plugin("key_selection", e))
     }
 
     /// Moves to the next fallback provider when the last failure allows it; `false` when
@@ -458,6 +459,3 @@ fn authorize(
         })
     })
 }
-
-#[cfg(test)]
-mod tests;

@@ -69,6 +69,7 @@ pub struct UsageMeter {
     last: Option<Usage>,
     delivered_text_bytes: u64,
     body_bytes: u64,
+    opaque: bool,
 }
 
 impl UsageMeter {
@@ -81,7 +82,24 @@ impl UsageMeter {
             last: None,
             delivered_text_bytes: 0,
             body_bytes: 0,
+            opaque: false,
         }
+    }
+
+    /// The body cannot be read (it is compressed): from now on its bytes are only counted, as
+    /// delivered output.
+    pub fn unreadable(&mut self) {
+        self.opaque = true;
+        self.buffer = Vec::new();
+    }
+
+    /// `len` bytes of the body passed where the meter cannot read them (an nginx buffer spilled
+    /// to a file): they count as delivered output, and the usage they may carry is lost.
+    pub fn skip(&mut self, len: u64) {
+        self.body_bytes += len;
+        self.delivered_text_bytes += len;
+        self.overflow = true;
+        self.buffer = Vec::new();
     }
 
     /// The body's format.
@@ -92,6 +110,9 @@ impl UsageMeter {
     /// Feeds the next bytes of the body, as they are relayed to the client.
     pub fn feed(&mut self, mut bytes: &[u8]) {
         self.body_bytes += bytes.len() as u64;
+        if self.opaque {
+            return;
+        }
         if self.format == BodyFormat::Json {
             self.push(bytes);
             return;
@@ -106,6 +127,9 @@ impl UsageMeter {
 
     /// What was read so far: call when the body ended, or was cut short.
     pub fn finish(mut self) -> Metered {
+        if self.opaque {
+            return self.bytes_only();
+        }
         match self.format {
             BodyFormat::EventStream => {
                 self.finish_line();
@@ -153,10 +177,19 @@ impl UsageMeter {
     }
 
     fn push(&mut self, part: &[u8]) {
-        if self.buffer.len() + part.len() > MAX_BUFFERED {
+        let stream = self.format == BodyFormat::EventStream;
+        if self.overflow {
+            if stream {
+                self.delivered_text_bytes += part.len() as u64;
+            }
+        } else if self.buffer.len() + part.len() > MAX_BUFFERED {
+            // Too large to read: an event's bytes count as delivered text.
+            if stream {
+                self.delivered_text_bytes += (self.buffer.len() + part.len()) as u64;
+            }
             self.overflow = true;
             self.buffer = Vec::new();
-        } else if !self.overflow {
+        } else {
             self.buffer.extend_from_slice(part);
         }
     }
@@ -164,8 +197,7 @@ impl UsageMeter {
     fn finish_line(&mut self) {
         let overflow = std::mem::replace(&mut self.overflow, false);
         if overflow {
-            // An event too large to read: count what it carried.
-            self.delivered_text_bytes += MAX_BUFFERED as u64;
+            // An event too large (or skipped) to read: its bytes were counted as they came.
             self.buffer.clear();
             return;
         }

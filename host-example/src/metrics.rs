@@ -72,10 +72,6 @@ struct FailureLabels {
     code: &'static str,
 }
 
-/// The error type an envelope answered with, attached to the response for the metrics.
-#[derive(Clone, Debug)]
-pub struct ErrorKind(pub String);
-
 /// Every metric of the host.
 pub struct Metrics {
     registry: Mutex<Registry>,

@@ -9,14 +9,13 @@
 //! upstream's JSON `usage` (or from the last SSE event that carries one), or releases the
 //! reservation. See `docs/nginx.md`.
 //!
-//! Layout: [`config`], [`request`], [`usage`], [`envelope`] and [`runtime`] are plain safe Rust
-//! (unit-tested without nginx); `glue` holds every `unsafe` line, the nginx side.
+//! Layout: everything a host decides — parsing, admission, the attempt, metering, charging, the
+//! envelope — is the gateway core's (`keyward_host_core`, shared with keyward-host);
+//! [`config`] and [`runtime`] are the module's thin, safe view of it; `glue` holds every
+//! `unsafe` line, the nginx side.
 
 pub mod config;
-pub mod envelope;
-pub mod request;
 pub mod runtime;
-pub mod usage;
 
 // The nginx side links against nginx's symbols, which only the nginx binary provides: it is
 // left out of unit-test builds.

@@ -102,8 +102,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The envelope of `error` as an axum response (status, JSON body, `Retry-After`), tagged with
-/// its type for the metrics.
+/// The envelope of `error` as an axum response (status, JSON body, `Retry-After`).
 pub fn envelope_response(error: &GatewayError) -> Response {
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, error.body()).into_response();
@@ -115,8 +114,5 @@ pub fn envelope_response(error: &GatewayError) -> Response {
     if let Some(secs) = error.retry_after_secs {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
-    response
-        .extensions_mut()
-        .insert(crate::metrics::ErrorKind(error.error_type.to_string()));
     response
 }

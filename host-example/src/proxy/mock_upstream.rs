@@ -6,7 +6,10 @@
 //! Streams send three content chunks, then (when `stream_options.include_usage`) a usage chunk,
 //! then `[DONE]`. The credential picks a failure: one containing `limited` answers 429 (with
 //! `Retry-After: 1`), `invalid` 401, `broken` 500; the model `mock-slow` answers after
-//! [`SLOW_MILLIS`], and `mock-slow-stream` streams its chunks [`SLOW_CHUNK_MILLIS`] apart. `GET /mock/requests` lists what was received (path, model, credential);
+//! [`SLOW_MILLIS`], and `mock-slow-stream` streams its chunks [`SLOW_CHUNK_MILLIS`] apart. The
+//! model `mock-status-NNN` answers status NNN with OpenAI's error shape and no usage, and
+//! `mock-no-usage` answers (or streams) without any usage, whatever the request asked.
+//! `GET /mock/requests` lists what was received (path, model, credential, pinned-key headers);
 //! `DELETE /mock/requests` clears it.
 //!
 //! Azure's paths (`/openai/deployments/{deployment}/…`) answer like OpenAI's.
@@ -215,7 +218,16 @@ async fn answer(
             "credential": credential,
             "stream": request["stream"].as_bool().unwrap_or(false),
             "include_usage": request["stream_options"]["include_usage"].as_bool().unwrap_or(false),
+            "virtual_key_forwarded": headers.contains_key("x-bf-vk"),
         }));
+    }
+    if let Some(status) = model
+        .strip_prefix("mock-status-")
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+    {
+        let body = json!({"error": {"message": format!("mock upstream: status {}", status.as_u16()), "type": "invalid_request_error", "param": null, "code": null}});
+        return (status, Json(body)).into_response();
     }
     for (marker, status, kind) in [
         (
@@ -244,7 +256,9 @@ async fn answer(
         .as_u64()
         .or(request["max_tokens"].as_u64())
         .map_or(COMPLETION_TOKENS, |cap| cap.min(COMPLETION_TOKENS));
+    let no_usage = model == "mock-no-usage";
     let usage = match operation {
+        _ if no_usage => Value::Null,
         Operation::Embedding => {
             json!({"prompt_tokens": PROMPT_TOKENS, "total_tokens": PROMPT_TOKENS})
         }
@@ -253,10 +267,11 @@ async fn answer(
         }
     };
     if request["stream"].as_bool() == Some(true) && operation != Operation::Embedding {
-        let include_usage = request["stream_options"]["include_usage"].as_bool() == Some(true);
+        let include_usage =
+            !no_usage && request["stream_options"]["include_usage"].as_bool() == Some(true);
         return stream(model, usage, include_usage);
     }
-    let body = match operation {
+    let mut body = match operation {
         Operation::Chat => json!({
             "id": "chatcmpl-mock", "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello from the keyward mock upstream."}, "finish_reason": "stop"}],
@@ -273,6 +288,9 @@ async fn answer(
             "usage": usage,
         }),
     };
+    if no_usage && let Some(answer) = body.as_object_mut() {
+        answer.remove("usage");
+    }
     Json(body).into_response()
 }
 

@@ -1,6 +1,7 @@
 //! The body of a streamed answer: passes the upstream's server-sent events through unchanged,
-//! watches them for the final `usage`, and settles when the stream ends — or, when the client
-//! goes away first (the body is dropped), settles what was delivered.
+//! feeds them to the session's usage meter, and finishes the session when the stream ends — or,
+//! when the client goes away or the upstream breaks first, with what was delivered so far (the
+//! core's charging rule decides what that costs).
 
 use std::{
     pin::Pin,
@@ -12,18 +13,18 @@ use bytes::Bytes;
 use futures_util::Stream;
 use hyper::body::Body as _;
 use hyper::body::Incoming;
+use keyward_host_core::{session::Session, usage::UsageMeter};
 
-use super::{settle::Settlement, usage::StreamUsage};
-use keyward_host_core::request::BYTES_PER_ESTIMATED_TOKEN;
+use super::log_outcome;
 
-/// The upstream body, watched.
-struct Watched {
+/// The upstream body, metered.
+struct Metered {
     upstream: Incoming,
-    scanner: StreamUsage,
-    settlement: Option<Settlement>,
+    open: Option<(Session, UsageMeter)>,
+    status: u16,
 }
 
-impl Stream for Watched {
+impl Stream for Metered {
     type Item = Result<Bytes, hyper::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
@@ -31,18 +32,18 @@ impl Stream for Watched {
             match Pin::new(&mut self.upstream).poll_frame(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(None) => {
-                    if let Some(settlement) = self.settlement.take() {
-                        settlement.settle(self.scanner.usage());
-                    }
+                    self.finish();
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(Err(error))) => {
-                    self.finish_early();
+                    self.finish();
                     return Poll::Ready(Some(Err(error)));
                 }
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
-                        self.scanner.feed(&data);
+                        if let Some((_, meter)) = self.open.as_mut() {
+                            meter.feed(&data);
+                        }
                         return Poll::Ready(Some(Ok(data)));
                     }
                 }
@@ -51,26 +52,27 @@ impl Stream for Watched {
     }
 }
 
-impl Watched {
-    fn finish_early(&mut self) {
-        if let Some(settlement) = self.settlement.take() {
-            let delivered = self.scanner.data_bytes.div_ceil(BYTES_PER_ESTIMATED_TOKEN);
-            settlement.settle_partial(self.scanner.usage(), delivered);
+impl Metered {
+    fn finish(&mut self) {
+        if let Some((session, meter)) = self.open.take() {
+            log_outcome(session.finish(self.status, meter.finish()));
         }
     }
 }
 
-impl Drop for Watched {
+impl Drop for Metered {
     fn drop(&mut self) {
-        self.finish_early();
+        // The client went away mid-stream: what was delivered is charged.
+        self.finish();
     }
 }
 
-/// A response body streaming `upstream` and settling `settlement` when it ends or is dropped.
-pub fn watched_body(upstream: Incoming, settlement: Settlement) -> Body {
-    Body::from_stream(Watched {
+/// A response body streaming `upstream`, metered, finishing `session` when it ends or is
+/// dropped.
+pub fn metered_body(upstream: Incoming, session: Session, meter: UsageMeter, status: u16) -> Body {
+    Body::from_stream(Metered {
         upstream,
-        scanner: StreamUsage::default(),
-        settlement: Some(settlement),
+        open: Some((session, meter)),
+        status,
     })
 }

@@ -26,11 +26,9 @@ use super::{
     io::{finish_with, headers, read_body, replace_body, too_large},
     log, module, pool_allocate,
 };
-use crate::{
-    envelope::{Denial, ExtraFields},
-    request::{self, RequestInfo},
-    runtime::Admitted,
-};
+use keyward_host_core::error::GatewayError;
+
+use crate::runtime::Admitted;
 
 /// Adds the access handler to the access phase.
 pub unsafe fn register(cf: *mut ngx_conf_t) -> Result<(), ()> {
@@ -91,7 +89,7 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
         let Some(runtime) = main_conf(r).runtime.clone() else {
             log::error("keyward: `keyward on` without `keyward_config` in the http block");
             ngx_http_discard_request_body(r);
-            return finish_with(r, &Denial::internal());
+            return finish_with(r, &internal());
         };
         let max_body = loc_conf(r).max_body;
         let declared = (*r).headers_in.content_length_n;
@@ -100,9 +98,8 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
             runtime,
             outcome: Outcome::Reading,
             decision: String::new(),
-            request_id: String::new(),
-            open: false,
-            scanner: None,
+            charge: String::new(),
+            answer: None,
             max_body,
         };
         let ctx = pool_allocate((*r).pool, ctx);
@@ -138,8 +135,8 @@ unsafe extern "C" fn body_ready(r: *mut ngx_http_request_t) {
             if let Some(ctx) = ctx_mut(r) {
                 if !decided || matches!(ctx.outcome, Outcome::Reading) {
                     log::error("keyward: the request could not be decided");
-                    ctx.release();
-                    let denial = Denial::internal();
+                    ctx.finish();
+                    let denial = internal();
                     ctx.decision = denial.decision();
                     ctx.outcome = Outcome::Denied {
                         denial,
@@ -159,27 +156,12 @@ unsafe fn decide(r: *mut ngx_http_request_t) {
         let Some(ctx) = ctx_mut(r) else { return };
         let outcome = match read_body(r, ctx.max_body) {
             Err(denial) => Err(denial),
-            Ok(body) => {
-                let path = String::from_utf8_lossy((*r).uri.as_bytes()).into_owned();
-                match request::parse(&path, &body) {
-                    Err(error) => Err(Denial::bad_request(error.param, error.message).with_extra(
-                        ExtraFields {
-                            request_type: Some(
-                                request::kind_name(request::kind_of(&path)).to_owned(),
-                            ),
-                            ..ExtraFields::default()
-                        },
-                    )),
-                    Ok(info) => admit(r, ctx, &info, &body),
-                }
-            }
+            Ok(body) => admit(r, ctx, &body),
         };
         match outcome {
             Ok(admitted) => {
                 ctx.decision = admitted.decision.clone();
-                ctx.request_id = admitted.request_id.to_string();
-                ctx.open = true;
-                ctx.outcome = Outcome::Admitted(admitted);
+                ctx.outcome = Outcome::Admitted(Box::new(admitted));
             }
             Err(denial) => {
                 ctx.decision = denial.decision();
@@ -195,19 +177,25 @@ unsafe fn decide(r: *mut ngx_http_request_t) {
 unsafe fn admit(
     r: *mut ngx_http_request_t,
     ctx: &RequestCtx,
-    info: &RequestInfo,
     body: &[u8],
-) -> Result<Admitted, Denial> {
+) -> Result<Admitted, GatewayError> {
     // SAFETY: `r` is live; the headers borrow from its pool for the duration of the call.
     unsafe {
+        let path = String::from_utf8_lossy((*r).uri.as_bytes());
         let headers = headers(r);
-        let admitted = ctx.runtime.admit(info, &headers)?;
-        if let Some(new_body) = request::upstream_body(body, info, &admitted.provider_model)
+        let mut admitted = ctx.runtime.admit(&path, body, &headers)?;
+        if let Some(new_body) = admitted.new_body.take()
             && replace_body(r, &new_body).is_err()
         {
-            let _ = ctx.runtime.release(admitted.request_id);
-            return Err(Denial::internal());
+            // Dropping the session releases the reservation.
+            drop(admitted);
+            return Err(internal());
         }
         Ok(admitted)
     }
+}
+
+/// 500 with a generic message (the cause goes to the error log).
+pub fn internal() -> GatewayError {
+    GatewayError::internal("the gateway could not process the request")
 }

@@ -1,20 +1,18 @@
 //! The per-request state ([`RequestCtx`]) kept in the request pool: the decision, the
-//! variables' values, and the reservation, settled or released exactly once (released when the
-//! pool is destroyed with the reservation still open: upstream error, client gone).
+//! variables' values, and the session, finished exactly once — from the body filter when the
+//! answer ends, or when the pool is destroyed first (upstream error, client gone: the core's
+//! charging rule charges what was delivered, or releases when nothing was).
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
     sync::Arc,
 };
 
+use keyward_host_core::{error::GatewayError, usage::UsageMeter};
 use ngx::ffi::ngx_http_request_t;
 
 use super::{log, module};
-use crate::{
-    envelope::Denial,
-    runtime::{Admitted, Runtime},
-    usage::UsageScanner,
-};
+use crate::runtime::{Admitted, Runtime};
 
 /// Where a request stands.
 #[derive(Debug)]
@@ -22,9 +20,9 @@ pub enum Outcome {
     /// The body is being read.
     Reading,
     /// Admitted: the upstream call goes ahead.
-    Admitted(Admitted),
+    Admitted(Box<Admitted>),
     /// Denied; `sent` once the envelope went out.
-    Denied { denial: Denial, sent: bool },
+    Denied { denial: GatewayError, sent: bool },
 }
 
 /// The per-request state, in the request pool (dropped with it).
@@ -36,72 +34,43 @@ pub struct RequestCtx {
     pub outcome: Outcome,
     /// `$keyward_decision`.
     pub decision: String,
-    /// `$keyward_request_id`.
-    pub request_id: String,
-    /// Whether a reservation is held (settled or released exactly once).
-    pub open: bool,
-    /// The response's usage scanner, once its headers came in.
-    pub scanner: Option<UsageScanner>,
+    /// `$keyward_charge`, once the session finished.
+    pub charge: String,
+    /// The answer's status and meter, once its headers came in.
+    pub answer: Option<(u16, UsageMeter)>,
     /// The location's `keyward_max_body_size`.
     pub max_body: usize,
 }
 
 impl RequestCtx {
-    /// Settles the reservation with `usage`, or with the estimate when the response had none.
-    pub fn settle(&mut self, usage: Option<keyward_plugin_api::ffi::Usage>) {
-        let Outcome::Admitted(admitted) = &self.outcome else {
+    /// Finishes the session: charged by what the meter read (released when no answer came).
+    pub fn finish(&mut self) {
+        let Outcome::Admitted(admitted) = &mut self.outcome else {
             return;
         };
-        if !std::mem::replace(&mut self.open, false) {
-            return;
-        }
-        let usage = usage.unwrap_or_else(|| {
-            log::warn(&format!(
-                "keyward: request {} had no readable usage; charging the estimate",
-                admitted.request_id
-            ));
-            keyward_plugin_api::ffi::Usage {
-                input_tokens: admitted.estimate.input_tokens,
-                cached_input_tokens: 0,
-                output_tokens: admitted
-                    .estimate
-                    .max_output_tokens
-                    .into_option()
-                    .unwrap_or(0),
-                cost_nanos: None.into(),
-                success: true,
-            }
-        });
-        if let Err(error) = self.runtime.settle(admitted.request_id, &usage) {
-            log::error(&format!(
-                "keyward: settle of request {} failed: {error}",
-                admitted.request_id
-            ));
-        }
-    }
-
-    /// Returns the reservation (upstream failed, client gone).
-    pub fn release(&mut self) {
-        let Outcome::Admitted(admitted) = &self.outcome else {
+        let Some(session) = admitted.session.take() else {
             return;
         };
-        if !std::mem::replace(&mut self.open, false) {
-            return;
-        }
-        if let Err(error) = self.runtime.release(admitted.request_id) {
+        let outcome = match self.answer.take() {
+            Some((status, meter)) => session.finish(status, meter.finish()),
+            // No answer reached the client (upstream unreachable, client gone first).
+            None => session.finish(502, Default::default()),
+        };
+        if let Some(error) = &outcome.enforcer_error {
             log::error(&format!(
-                "keyward: release of request {} failed: {error}",
-                admitted.request_id
+                "keyward: settlement of request {} failed: {error}",
+                outcome.request_id
             ));
         }
+        self.charge = outcome.charge.to_string();
     }
 }
 
 impl Drop for RequestCtx {
     fn drop(&mut self) {
-        // The request pool is being destroyed: a reservation still open means the response
-        // never completed (upstream error, client gone).
-        let _ = catch_unwind(AssertUnwindSafe(|| self.release()));
+        // The request pool is being destroyed: a session still open means the response never
+        // completed (upstream error, client gone).
+        let _ = catch_unwind(AssertUnwindSafe(|| self.finish()));
     }
 }
 

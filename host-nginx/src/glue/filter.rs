@@ -1,7 +1,8 @@
-//! The response filters: the header filter sees the upstream's status (a non-2xx answer
-//! releases the reservation) and content type (JSON or an event stream); the body filter feeds
-//! the body to the usage scanner and settles at the last buffer. A response that never
-//! completes is released when the request pool is destroyed (see `RequestCtx`'s `Drop`).
+//! The response filters: the header filter hands the upstream's status and content type to the
+//! session (which gives the usage meter for the body); the body filter feeds the meter every
+//! buffer it passes on and finishes the session at the last one. A response that never
+//! completes is finished when the request pool is destroyed (see `RequestCtx`'s `Drop`), with
+//! what was delivered.
 
 use ngx::ffi::{
     NGX_ERROR, ngx_chain_t, ngx_http_output_body_filter_pt, ngx_http_output_header_filter_pt,
@@ -12,7 +13,6 @@ use super::{
     ctx::{Outcome, ctx_mut},
     guard,
 };
-use crate::usage::UsageScanner;
 
 static mut NEXT_HEADER: ngx_http_output_header_filter_pt = None;
 static mut NEXT_BODY: ngx_http_output_body_filter_pt = None;
@@ -48,17 +48,17 @@ unsafe fn on_header(r: *mut ngx_http_request_t) {
             return;
         }
         let Some(ctx) = ctx_mut(r) else { return };
-        if !ctx.open || !matches!(ctx.outcome, Outcome::Admitted(_)) {
+        let Outcome::Admitted(admitted) = &ctx.outcome else {
+            return;
+        };
+        let Some(session) = admitted.session.as_ref() else {
+            return;
+        };
+        if ctx.answer.is_some() {
             return;
         }
-        let status = (*r).headers_out.status;
-        if !(200..300).contains(&status) {
-            ctx.release();
-            return;
-        }
-        let content_type = (*r).headers_out.content_type.as_bytes();
-        let sse = content_type.len() >= 17
-            && content_type[..17].eq_ignore_ascii_case(b"text/event-stream");
+        let status = u16::try_from((*r).headers_out.status).unwrap_or(500);
+        let mut meter = session.respond(Some((*r).headers_out.content_type.as_bytes()));
         let encoded = {
             let encoding = (*r).headers_out.content_encoding;
             !encoding.is_null()
@@ -67,9 +67,12 @@ unsafe fn on_header(r: *mut ngx_http_request_t) {
                     .as_bytes()
                     .eq_ignore_ascii_case(b"identity")
         };
-        // A compressed body cannot be read: the estimate is charged (set
-        // `proxy_set_header Accept-Encoding "";` to avoid that).
-        ctx.scanner = (!encoded).then(|| UsageScanner::new(sse));
+        if encoded {
+            // A compressed body cannot be read: its bytes are counted as delivered output (set
+            // `proxy_set_header Accept-Encoding "";` to avoid that).
+            meter.unreadable();
+        }
+        ctx.answer = Some((status, meter));
     }
 }
 
@@ -93,9 +96,9 @@ unsafe fn on_body(r: *mut ngx_http_request_t, chain: *mut ngx_chain_t) {
             return;
         }
         let Some(ctx) = ctx_mut(r) else { return };
-        if !ctx.open || !matches!(ctx.outcome, Outcome::Admitted(_)) {
+        let Some((_, meter)) = ctx.answer.as_mut() else {
             return;
-        }
+        };
         let mut last = false;
         let mut link = chain;
         while !link.is_null() {
@@ -104,21 +107,18 @@ unsafe fn on_body(r: *mut ngx_http_request_t, chain: *mut ngx_chain_t) {
                 let in_memory =
                     (*buf).temporary() != 0 || (*buf).memory() != 0 || (*buf).mmap() != 0;
                 if in_memory && !(*buf).pos.is_null() && (*buf).last > (*buf).pos {
-                    if let Some(scanner) = ctx.scanner.as_mut() {
-                        let len = (*buf).last.offset_from((*buf).pos) as usize;
-                        scanner.feed(std::slice::from_raw_parts((*buf).pos, len));
-                    }
-                } else if (*buf).in_file() != 0 {
-                    // Spilled to a temporary file: the usage cannot be read from memory.
-                    ctx.scanner = None;
+                    let len = (*buf).last.offset_from((*buf).pos) as usize;
+                    meter.feed(std::slice::from_raw_parts((*buf).pos, len));
+                } else if (*buf).in_file() != 0 && (*buf).file_last > (*buf).file_pos {
+                    // Spilled to a temporary file: counted, not read.
+                    meter.skip(((*buf).file_last - (*buf).file_pos) as u64);
                 }
                 last |= (*buf).last_buf() != 0;
             }
             link = (*link).next;
         }
         if last {
-            let usage = ctx.scanner.take().and_then(UsageScanner::finish);
-            ctx.settle(usage);
+            ctx.finish();
         }
     }
 }

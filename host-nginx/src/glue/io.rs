@@ -12,7 +12,7 @@ use ngx::{
 };
 
 use super::log;
-use crate::envelope::Denial;
+use keyward_host_core::error::GatewayError;
 
 /// The request headers, names in lower case (as nginx keeps them in `lowcase_key`). Headers
 /// that are not UTF-8 are skipped.
@@ -47,7 +47,10 @@ pub unsafe fn headers<'a>(r: *mut ngx_http_request_t) -> Vec<Header<'a>> {
 }
 
 /// The request body, from memory buffers or nginx's temporary file.
-pub unsafe fn read_body(r: *mut ngx_http_request_t, max_body: usize) -> Result<Vec<u8>, Denial> {
+pub unsafe fn read_body(
+    r: *mut ngx_http_request_t,
+    max_body: usize,
+) -> Result<Vec<u8>, GatewayError> {
     let mut body = Vec::new();
     // SAFETY: `request_body` and its chain belong to the live request; in-memory buffers span
     // `pos..last`, file buffers `file_pos..file_last` of their file.
@@ -72,7 +75,7 @@ pub unsafe fn read_body(r: *mut ngx_http_request_t, max_body: usize) -> Result<V
                     ngx::ffi::ngx_read_file((*buf).file, body[at..].as_mut_ptr(), len, start);
                 if usize::try_from(read).ok() != Some(len) {
                     log::error("keyward: cannot read the request body nginx buffered to a file");
-                    return Err(Denial::internal());
+                    return Err(super::access::internal());
                 }
             } else if !(*buf).pos.is_null() && (*buf).last > (*buf).pos {
                 let len = (*buf).last.offset_from((*buf).pos) as usize;
@@ -129,7 +132,7 @@ pub unsafe fn memory_buf(r: *mut ngx_http_request_t, data: &[u8]) -> Result<*mut
 }
 
 /// Sends the denial and finalizes the request; returns `NGX_DONE` for the phase engine.
-pub unsafe fn finish_with(r: *mut ngx_http_request_t, denial: &Denial) -> ngx_int_t {
+pub unsafe fn finish_with(r: *mut ngx_http_request_t, denial: &GatewayError) -> ngx_int_t {
     // SAFETY: `r` is live and no response was sent yet.
     unsafe {
         let rc = send_denial(r, denial);
@@ -138,7 +141,7 @@ pub unsafe fn finish_with(r: *mut ngx_http_request_t, denial: &Denial) -> ngx_in
     NGX_DONE as ngx_int_t
 }
 
-pub unsafe fn send_denial(r: *mut ngx_http_request_t, denial: &Denial) -> ngx_int_t {
+pub unsafe fn send_denial(r: *mut ngx_http_request_t, denial: &GatewayError) -> ngx_int_t {
     let body = denial.body();
     // SAFETY: `r` is live; the header strings are static or copied into the request pool by
     // `add_header_out`; the body buffer comes from the request pool.
@@ -175,8 +178,8 @@ pub unsafe fn send_denial(r: *mut ngx_http_request_t, denial: &Denial) -> ngx_in
 }
 
 /// 413 `request_too_large`.
-pub fn too_large(max_body: usize) -> Denial {
-    let mut denial = Denial::new(
+pub fn too_large(max_body: usize) -> GatewayError {
+    let mut denial = GatewayError::new(
         413,
         "request_too_large",
         format!("the request body exceeds {max_body} bytes"),

@@ -10,6 +10,8 @@
 //! | `$keyward_virtual_key` | the admitted virtual key's id |
 //! | `$keyward_decision` | `admit`, `would_deny:<type>` (shadow mode) or `deny:<type>` |
 //! | `$keyward_request_id` | the id used for reserve/settle/release |
+//! | `$keyward_upstream_url` | the full upstream URL of the attempt (provider adapters applied: Azure's deployment path and `api-version`, a self-hosted key's URL) |
+//! | `$keyward_charge` | what was charged, once the answer ended: `settle:<input>/<cached>/<output>` or `release` (for `log_format`) |
 
 use ngx::{
     ffi::{
@@ -24,7 +26,7 @@ use super::{
     guard,
 };
 
-const NAMES: [ngx_str_t; 8] = [
+const NAMES: [ngx_str_t; 10] = [
     ngx_string!("keyward_base_url"),
     ngx_string!("keyward_key"),
     ngx_string!("keyward_key_id"),
@@ -33,6 +35,8 @@ const NAMES: [ngx_str_t; 8] = [
     ngx_string!("keyward_virtual_key"),
     ngx_string!("keyward_decision"),
     ngx_string!("keyward_request_id"),
+    ngx_string!("keyward_upstream_url"),
+    ngx_string!("keyward_charge"),
 ];
 
 /// Declares the variables (preconfiguration).
@@ -64,7 +68,7 @@ unsafe extern "C" fn get_variable(
             let ctx = ctx_mut((*r).main);
             let value: Option<&str> = ctx.and_then(|ctx| {
                 let admitted = match &ctx.outcome {
-                    Outcome::Admitted(admitted) => Some(admitted),
+                    Outcome::Admitted(admitted) => Some(&**admitted),
                     _ => None,
                 };
                 match data {
@@ -75,7 +79,9 @@ unsafe extern "C" fn get_variable(
                     4 => admitted.map(|a| a.provider_model.as_str()),
                     5 => admitted.map(|a| a.virtual_key_id.as_str()),
                     6 => Some(ctx.decision.as_str()).filter(|d| !d.is_empty()),
-                    7 => Some(ctx.request_id.as_str()).filter(|d| !d.is_empty()),
+                    7 => admitted.map(|a| a.request_id.as_str()),
+                    8 => admitted.map(|a| a.upstream_url.as_str()),
+                    9 => Some(ctx.charge.as_str()).filter(|c| !c.is_empty()),
                     _ => None,
                 }
             });
