@@ -49,3 +49,5 @@ pub fn plugin_path(package: &str) -> PathBuf {
         })
 }
 pub mod host;
+pub mod table;
+pub mod test_host;
