@@ -56,6 +56,7 @@ fn the_table_against_the_test_host() {
     let host = TestHost::start(&config.to_string()).expect("the test host starts");
     run_table("test-host", &mock, |request| {
         let answer = host.handle(
+            &request.method,
             &request.path,
             &request.headers,
             &request.body,

@@ -11,6 +11,7 @@
 //!   finish) around the roles;
 //! - [`usage`]: reading usage and delivered output from a response body as it passes;
 //! - [`charge`]: the one charging rule;
+//! - [`models`]: `GET /v1/models`, asked of the authorizer;
 //! - [`error`]: [`error::GatewayError`] and the one error envelope.
 //!
 //! The core does no I/O: no async runtime, no HTTP client, no nginx. keyward-host (axum and
@@ -19,6 +20,7 @@
 pub mod charge;
 pub mod config;
 pub mod error;
+pub mod models;
 pub mod request;
 pub mod roles;
 pub mod session;

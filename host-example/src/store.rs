@@ -15,7 +15,7 @@ use std::{
 use arc_swap::ArcSwap;
 use keyward_plugin_api::{ffi::ErrorCode, loader::LoadError};
 
-use keyward_host_core::{config::HostConfig, upstream::Routes};
+use keyward_host_core::{config::HostConfig, models::ModelCatalog, upstream::Routes};
 
 use crate::{
     api::error::ApiError,
@@ -32,6 +32,7 @@ pub const SAVED_USAGE: &str = "usage.json";
 pub struct Store {
     current: ArcSwap<HostConfig>,
     routes: ArcSwap<Routes>,
+    catalog: ArcSwap<ModelCatalog>,
     writer: tokio::sync::Mutex<()>,
     plugins: Arc<PluginHost>,
     data_dir: PathBuf,
@@ -42,6 +43,7 @@ impl Store {
     pub fn new(config: HostConfig, plugins: Arc<PluginHost>, data_dir: PathBuf) -> Self {
         Self {
             routes: ArcSwap::from_pointee(Routes::build(&config)),
+            catalog: ArcSwap::from_pointee(ModelCatalog::build(&config)),
             current: ArcSwap::from_pointee(config),
             writer: tokio::sync::Mutex::new(()),
             plugins,
@@ -52,6 +54,11 @@ impl Store {
     /// The current configuration.
     pub fn snapshot(&self) -> Arc<HostConfig> {
         self.current.load_full()
+    }
+
+    /// The models the current configuration names (`GET /v1/models` candidates).
+    pub fn catalog(&self) -> Arc<ModelCatalog> {
+        self.catalog.load_full()
     }
 
     /// The upstream routes of the current configuration.
@@ -97,6 +104,7 @@ impl Store {
         .await
         .map_err(|e| ApiError::internal(format!("configuration update task failed: {e}")))??;
         self.routes.store(Arc::new(Routes::build(&next)));
+        self.catalog.store(Arc::new(ModelCatalog::build(&next)));
         self.current.store(Arc::new(next));
         Ok(output)
     }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use keyward_host_core::{
     config::{HostConfig, PluginGroup, RoleData},
+    models::ModelCatalog,
     upstream::Routes,
 };
 
@@ -24,6 +25,8 @@ pub struct SharedConfig {
     pub role_data: RoleData,
     /// Every provider's upstream (base URL, keys, credential header).
     pub routes: Routes,
+    /// The models the configuration names (`GET /v1/models` candidates).
+    pub catalog: ModelCatalog,
     /// One line per field keyward does not act on.
     pub warnings: Vec<String>,
 }
@@ -59,6 +62,7 @@ impl SharedConfig {
             dir: dir.to_path_buf(),
             role_data: config.role_data(),
             routes: Routes::build(&config),
+            catalog: ModelCatalog::build(&config),
             warnings: loaded.warnings,
         })
     }

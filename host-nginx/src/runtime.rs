@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use keyward_host_core::{
     error::GatewayError,
+    models::{ModelCatalog, list_models},
     request::{InferenceRequest, kind_of},
     roles::{BuildError, Roles, build_groups},
     session::{AttemptContext, RequestIds, Session},
@@ -29,6 +30,7 @@ use crate::config::SharedConfig;
 pub struct Runtime {
     roles: Arc<Roles>,
     routes: Routes,
+    catalog: ModelCatalog,
     ids: RequestIds,
     reports: Vec<LoadReport>,
 }
@@ -102,6 +104,7 @@ impl Runtime {
         Ok(Self {
             roles: Roles::new(built.roles),
             routes: config.routes,
+            catalog: config.catalog,
             ids: RequestIds::for_this_process(),
             reports: built
                 .modules
@@ -131,6 +134,11 @@ impl Runtime {
     /// Gives this worker process its own request-id range (called after fork).
     pub fn reseed_request_ids(&self) {
         self.ids.reseed();
+    }
+
+    /// The `GET /v1/models` answer for a caller presenting `headers`.
+    pub fn models(&self, headers: &[Header<'_>]) -> Result<Vec<u8>, GatewayError> {
+        list_models(&self.roles, &self.ids, headers, &self.catalog)
     }
 
     /// Parses, admits and makes the one upstream attempt of a request to `path`.

@@ -135,6 +135,15 @@ pub fn check(expect: &Value, request: &StepRequest, observed: &Observed) -> Vec<
     {
         wrong.push(format!("body without {needle:?}: {text:.300}"));
     }
+    if let Some(want) = expect.get("models") {
+        let ids: Vec<Value> = body["data"]
+            .as_array()
+            .map(|data| data.iter().map(|m| m["id"].clone()).collect())
+            .unwrap_or_default();
+        if want.as_array() != Some(&ids) {
+            wrong.push(format!("models {ids:?}"));
+        }
+    }
     let matches = |want: &Value, seen: &Value| {
         want.as_object()
             .unwrap()

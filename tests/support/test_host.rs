@@ -8,6 +8,7 @@ use std::{io::Read, path::Path, sync::Arc};
 use keyward_host_core::{
     config::HostConfig,
     error::GatewayError,
+    models::{ModelCatalog, list_models},
     request::{InferenceRequest, kind_of},
     roles::{BuildError, Roles, build_groups},
     session::{
@@ -43,6 +44,7 @@ pub struct TestHost {
     roles: Arc<Roles>,
     routes: Routes,
     ids: RequestIds,
+    catalog: ModelCatalog,
     agent: ureq::Agent,
 }
 
@@ -70,6 +72,7 @@ impl TestHost {
         Ok(Self {
             roles: Roles::new(built.roles),
             routes: Routes::build(&config),
+            catalog: ModelCatalog::build(&config),
             ids: RequestIds::for_this_process(),
             agent,
         })
@@ -79,6 +82,7 @@ impl TestHost {
     /// after that many server-sent events.
     pub fn handle(
         &self,
+        method: &str,
         path: &str,
         headers: &[(String, String)],
         body: &[u8],
@@ -91,6 +95,18 @@ impl TestHost {
                 value: RStr::from_str(value),
             })
             .collect();
+        if method == "GET" && path == "/v1/models" {
+            return match list_models(&self.roles, &self.ids, &pairs, &self.catalog) {
+                Ok(body) => Answer {
+                    status: 200,
+                    content_type: Some("application/json".to_owned()),
+                    retry_after: None,
+                    body,
+                    outcome: None,
+                },
+                Err(error) => refused(&error),
+            };
+        }
         let request = match InferenceRequest::parse(kind_of(path), body) {
             Ok(request) => request,
             Err(error) => return refused(&error),

@@ -224,15 +224,7 @@ async fn forward_in_span(
         Ok(request) => request,
         Err(error) => return Answered::error(&error, metrics),
     };
-    let pairs: Vec<Header<'_>> = headers
-        .iter()
-        .filter_map(|(name, value)| {
-            Some(Header {
-                name: RStr::from_str(name.as_str()),
-                value: RStr::from_str(value.to_str().ok()?),
-            })
-        })
-        .collect();
+    let pairs = header_pairs(&headers);
     let plugins = state.store.plugins().clone();
     let mut session = match Session::admit(plugins.roles.clone(), &state.proxy.ids, &pairs, request)
     {
@@ -310,6 +302,19 @@ async fn forward_in_span(
             decision: "admitted".to_owned(),
         };
     }
+}
+
+/// The request's headers as the plugins see them (values that are not text are left out).
+pub(crate) fn header_pairs(headers: &HeaderMap) -> Vec<Header<'_>> {
+    headers
+        .iter()
+        .filter_map(|(name, value)| {
+            Some(Header {
+                name: RStr::from_str(name.as_str()),
+                value: RStr::from_str(value.to_str().ok()?),
+            })
+        })
+        .collect()
 }
 
 /// The upstream request of one attempt.

@@ -12,18 +12,19 @@ use std::{
 };
 
 use ngx::ffi::{
-    NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_INTERNAL_SERVER_ERROR, NGX_HTTP_SPECIAL_RESPONSE,
-    ngx_array_push, ngx_conf_t, ngx_http_conf_ctx_t, ngx_http_core_main_conf_t,
-    ngx_http_core_module, ngx_http_core_run_phases, ngx_http_discard_request_body,
-    ngx_http_finalize_request, ngx_http_handler_pt, ngx_http_phases_NGX_HTTP_ACCESS_PHASE,
-    ngx_http_read_client_request_body, ngx_http_request_t, ngx_int_t,
+    NGX_DECLINED, NGX_DONE, NGX_ERROR, NGX_HTTP_GET, NGX_HTTP_INTERNAL_SERVER_ERROR,
+    NGX_HTTP_SPECIAL_RESPONSE, NGX_OK, ngx_array_push, ngx_conf_t, ngx_http_conf_ctx_t,
+    ngx_http_core_main_conf_t, ngx_http_core_module, ngx_http_core_run_phases,
+    ngx_http_discard_request_body, ngx_http_finalize_request, ngx_http_handler_pt,
+    ngx_http_phases_NGX_HTTP_ACCESS_PHASE, ngx_http_phases_NGX_HTTP_LOG_PHASE,
+    ngx_http_read_client_request_body, ngx_http_request_t, ngx_int_t, ngx_uint_t,
 };
 
 use super::{
     conf::{LocConf, MainConf},
     ctx::{Outcome, RequestCtx, ctx_mut},
     guard,
-    io::{finish_with, headers, read_body, replace_body, too_large},
+    io::{finish_with, headers, read_body, replace_body, send_denial, send_json, too_large},
     log, module, pool_allocate,
 };
 use keyward_host_core::error::GatewayError;
@@ -33,7 +34,9 @@ use crate::runtime::Admitted;
 /// Adds the access handler to the access phase.
 pub unsafe fn register(cf: *mut ngx_conf_t) -> Result<(), ()> {
     // SAFETY: `cf->ctx` is the http block's conf ctx; the core module's main conf holds the
-    // phase arrays, to which handlers are added during postconfiguration.
+    // phase arrays, to which handlers are added during postconfiguration. After the push the
+    // log-phase array holds `nelts` initialized-or-new slots of `ngx_http_handler_pt`; moving
+    // the first `nelts - 1` one slot up stays inside it.
     unsafe {
         let ctx = (*cf).ctx as *mut ngx_http_conf_ctx_t;
         let cmcf =
@@ -45,8 +48,31 @@ pub unsafe fn register(cf: *mut ngx_conf_t) -> Result<(), ()> {
             return Err(());
         }
         *handler = Some(access_handler);
+        // The log phase finishes a session the body filter did not (a client that left, an
+        // upstream that broke), and it must run before the access log writes
+        // `$keyward_charge`: nginx calls log-phase handlers in the order of the array (not
+        // through the phase engine), and the log module's is already there, so ours goes
+        // first.
+        let handlers = &mut (*cmcf).phases[ngx_http_phases_NGX_HTTP_LOG_PHASE as usize].handlers;
+        if ngx_array_push(handlers).is_null() {
+            return Err(());
+        }
+        let elts = handlers.elts as *mut ngx_http_handler_pt;
+        let count = handlers.nelts;
+        std::ptr::copy(elts, elts.add(1), count - 1);
+        *elts = Some(log_handler);
     }
     Ok(())
+}
+
+unsafe extern "C" fn log_handler(r: *mut ngx_http_request_t) -> ngx_int_t {
+    guard(NGX_OK as ngx_int_t, || {
+        // SAFETY: nginx calls log-phase handlers with the live main request.
+        if let Some(ctx) = unsafe { ctx_mut(r) } {
+            ctx.finish();
+        }
+        NGX_OK as ngx_int_t
+    })
 }
 
 unsafe fn loc_conf<'a>(r: *mut ngx_http_request_t) -> &'a LocConf {
@@ -91,6 +117,24 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
             ngx_http_discard_request_body(r);
             return finish_with(r, &internal());
         };
+        if (*r).method == NGX_HTTP_GET as ngx_uint_t
+            && (*r)
+                .uri
+                .as_bytes()
+                .strip_suffix(b"/")
+                .unwrap_or((*r).uri.as_bytes())
+                .ends_with(b"/v1/models")
+        {
+            // Answered here, from the authorizer: nothing goes upstream.
+            ngx_http_discard_request_body(r);
+            let headers = headers(r);
+            let rc = match runtime.models(&headers) {
+                Ok(body) => send_json(r, 200, &body, None),
+                Err(denial) => send_denial(r, &denial),
+            };
+            ngx_http_finalize_request(r, rc);
+            return NGX_DONE as ngx_int_t;
+        }
         let max_body = loc_conf(r).max_body;
         let declared = (*r).headers_in.content_length_n;
         let denied = declared > 0 && usize::try_from(declared).map_or(true, |n| n > max_body);

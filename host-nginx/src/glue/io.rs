@@ -141,19 +141,30 @@ pub unsafe fn finish_with(r: *mut ngx_http_request_t, denial: &GatewayError) -> 
     NGX_DONE as ngx_int_t
 }
 
+/// Sends the denial's envelope.
 pub unsafe fn send_denial(r: *mut ngx_http_request_t, denial: &GatewayError) -> ngx_int_t {
-    let body = denial.body();
+    // SAFETY: the caller passes a live request with no response sent yet.
+    unsafe { send_json(r, denial.status, &denial.body(), denial.retry_after_secs) }
+}
+
+/// Sends a JSON answer of `status` (and `Retry-After`, when given).
+pub unsafe fn send_json(
+    r: *mut ngx_http_request_t,
+    status: u16,
+    body: &[u8],
+    retry_after_secs: Option<u64>,
+) -> ngx_int_t {
     // SAFETY: `r` is live; the header strings are static or copied into the request pool by
     // `add_header_out`; the body buffer comes from the request pool.
     unsafe {
-        (*r).headers_out.status = ngx::ffi::ngx_uint_t::from(denial.status);
+        (*r).headers_out.status = ngx::ffi::ngx_uint_t::from(status);
         const JSON: &[u8] = b"application/json";
         (*r).headers_out.content_type.len = JSON.len();
         (*r).headers_out.content_type.data = JSON.as_ptr() as *mut u8;
         (*r).headers_out.content_type_len = JSON.len();
         (*r).headers_out.content_type_lowcase = std::ptr::null_mut();
         (*r).headers_out.content_length_n = body.len() as ngx::ffi::off_t;
-        if let Some(secs) = denial.retry_after_secs {
+        if let Some(secs) = retry_after_secs {
             let request = Request::from_ngx_http_request(r);
             if request
                 .add_header_out("Retry-After", &secs.to_string())
@@ -166,7 +177,7 @@ pub unsafe fn send_denial(r: *mut ngx_http_request_t, denial: &GatewayError) -> 
         if rc == NGX_ERROR as ngx_int_t || rc > NGX_OK as ngx_int_t || (*r).header_only() != 0 {
             return rc;
         }
-        let Ok(buf) = memory_buf(r, &body) else {
+        let Ok(buf) = memory_buf(r, body) else {
             return NGX_ERROR as ngx_int_t;
         };
         let mut out = ngx_chain_t {
