@@ -55,8 +55,13 @@ fi
 export NGINX_SOURCE_DIR="$build"
 export NGINX_BUILD_DIR="$build/objs"
 cd "$here"
-# Not --locked: host-nginx/Cargo.lock follows ../plugin-api, whose dependencies other changes move.
-cargo build "${cargo_flags[@]}" --lib >&2
+# --locked: host-nginx/Cargo.lock is committed and must stay current with ../plugin-api and
+# ../host-core; a change there that moves a dependency fails here until the lock is refreshed
+# (`cargo update -p <crate>` or `cargo generate-lockfile` in host-nginx/, then commit it).
+if ! cargo build "${cargo_flags[@]}" --locked --lib >&2; then
+    echo "build.sh: the build failed; if cargo said the lock file needs updating, host-nginx/Cargo.lock is stale: refresh it in host-nginx/ and commit it" >&2
+    exit 1
+fi
 so="$here/target/$profile/libngx_http_keyward_module.so"
 cp -f "$so" "$here/target/$profile/.ngx_http_keyward_module.so.tmp"
 mv -f "$here/target/$profile/.ngx_http_keyward_module.so.tmp" "$here/target/$profile/ngx_http_keyward_module.so"

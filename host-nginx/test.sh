@@ -19,8 +19,8 @@ echo "== fmt, clippy and unit tests (host-nginx)" >&2
     cd "$here"
     export NGINX_SOURCE_DIR="$here/target/nginx-src" NGINX_BUILD_DIR="$here/target/nginx-src/objs"
     cargo fmt -- --check >&2
-    cargo clippy --all-targets -q -- -D warnings >&2
-    cargo test --lib -q >&2
+    cargo clippy --all-targets --locked -q -- -D warnings >&2
+    cargo test --lib --locked -q >&2
 )
 echo "== end-to-end" >&2
 # The reload check rebuilds the selector (touching its sources forces a new build at the same path).
