@@ -142,7 +142,7 @@ impl std::fmt::Debug for Session {
 }
 
 /// What authorization admitted, owned (it outlives the plugin call).
-struct Admitted {
+struct Authorized {
     virtual_key_id: String,
     provider: String,
     allowed_key_ids: Option<Vec<String>>,
@@ -428,7 +428,7 @@ fn authorize(
     headers: &[Header<'_>],
     request: &InferenceRequest,
     provider: Option<&str>,
-) -> Result<Admitted, KeywardError> {
+) -> Result<Authorized, KeywardError> {
     let provider = provider.or(request.provider.as_deref());
     let call = AuthorizeRequest {
         request_id,
@@ -442,7 +442,7 @@ fn authorize(
         estimate: request.estimate,
     };
     call_with_retry(&roles.authorizer, |a| {
-        a.authorize(&call).map(|admission| Admitted {
+        a.authorize(&call).map(|admission| Authorized {
             virtual_key_id: admission.virtual_key_id.to_string(),
             provider: admission.provider.to_string(),
             allowed_key_ids: admission

@@ -5,23 +5,28 @@
 //! its changes and usage counters in the data directory; see `docs/host.md` and
 //! `keyward-host --help`. The binary (`src/main.rs`) only parses the command line and calls
 //! [`run`].
+//!
+//! The modules import downward only: [`service`] (the configuration store, the plugins,
+//! persistence, start-up; no HTTP types) over the gateway core `keyward_host_core`; [`http`]
+//! (axum handlers, the error envelope, extractors, the upstream client) over the service layer;
+//! [`metrics`] records and encodes, importing neither. [`run`] wires them together.
 
-pub mod api;
 pub mod cli;
+pub mod http;
 pub mod metrics;
-pub mod persist;
-pub mod plugins;
-pub mod proxy;
+pub mod mock_upstream;
 pub mod serve;
-pub mod startup;
-pub mod store;
+pub mod service;
+
+pub use serve::nodelay;
 
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    api::{AppState, auth::AdminAuth},
     cli::Args,
-    store::Store,
+    http::{api::auth::AdminAuth, client::UpstreamClient, router::router, state::AppState},
+    metrics::Metrics,
+    service::{startup, store::Store},
 };
 
 /// The request body limit when `client.max_request_body_size_mb` is absent (Bifrost's default).
@@ -34,7 +39,7 @@ pub async fn run(args: Args) -> Result<(), String> {
             .await
             .map_err(|e| format!("--mock-upstream: cannot listen on {address}: {e}"))?;
         tracing::info!("mock upstream listening on {address}");
-        tokio::spawn(proxy::mock_upstream::serve(listener));
+        tokio::spawn(mock_upstream::serve(listener));
     }
     let started = startup::start(&args)?;
     let max_body = started
@@ -48,14 +53,14 @@ pub async fn run(args: Args) -> Result<(), String> {
         started.plugins,
         args.data_dir.clone(),
     ));
-    let metrics = Arc::new(metrics::Metrics::new());
+    let metrics = Arc::new(Metrics::new());
     let state = AppState {
         store: store.clone(),
-        proxy: Arc::new(proxy::Proxy::new(args.threading)),
+        client: Arc::new(UpstreamClient::new(args.threading)),
         metrics: metrics.clone(),
     };
     let admin = AdminAuth::new(started.admin_token, started.admin_basic);
-    let app = api::router(state, admin, max_body);
+    let app = router(state, admin, max_body);
     let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));
     let reloads = tokio::spawn(reload_on_sighup(store.clone(), metrics));
     let served = serve::serve(
@@ -87,7 +92,7 @@ async fn snapshot_usage_every_second(store: Arc<Store>) {
     }
 }
 
-async fn reload_on_sighup(store: Arc<Store>, metrics: Arc<metrics::Metrics>) {
+async fn reload_on_sighup(store: Arc<Store>, metrics: Arc<Metrics>) {
     let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
     else {
         tracing::warn!("cannot listen for SIGHUP; reload through the API instead");
@@ -120,18 +125,4 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down");
-}
-
-/// The listener with `TCP_NODELAY` on every accepted connection (axum leaves Nagle's algorithm
-/// on): a proxy's small writes — streamed chunks above all — must not wait for the client's
-/// acknowledgement of the previous one.
-pub fn nodelay(
-    listener: tokio::net::TcpListener,
-) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
-    use axum::serve::ListenerExt;
-    listener.tap_io(|connection| {
-        if let Err(error) = connection.set_nodelay(true) {
-            tracing::debug!("cannot set TCP_NODELAY on a connection: {error}");
-        }
-    })
 }

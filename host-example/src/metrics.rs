@@ -1,4 +1,5 @@
-//! `GET /metrics`, in Prometheus' text format (OpenMetrics):
+//! The host's metrics, recorded here and encoded in Prometheus' text format (OpenMetrics) by
+//! [`Metrics::encode`] for the http layer's `GET /metrics` handler:
 //!
 //! - `keyward_requests_total{route, decision, status}`: every inference request, by outcome
 //!   (`admitted`, or the error type: `budget_exceeded`, `rate_limit_exceeded`, …).
@@ -12,11 +13,6 @@
 
 use std::sync::atomic::AtomicU64;
 
-use axum::{
-    extract::State,
-    http::{HeaderValue, header},
-    response::{IntoResponse, Response},
-};
 use keyward_plugin_api::model::governance::GovernanceDocument;
 use parking_lot::Mutex;
 use prometheus_client::{
@@ -30,7 +26,8 @@ use prometheus_client::{
     registry::Registry,
 };
 
-use crate::api::{AppState, governance::document};
+/// The content type of [`Metrics::encode`]'s text.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Labels of `keyward_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -185,6 +182,21 @@ impl Metrics {
             .inc();
     }
 
+    /// Every metric in the text format ([`CONTENT_TYPE`]). With `usage` — the enforcer's state
+    /// snapshot and the governance documents it belongs to — the usage gauges are refreshed
+    /// from it first; without it they keep their last values.
+    pub fn encode(
+        &self,
+        usage: Option<(&str, &GovernanceDocument)>,
+    ) -> Result<String, std::fmt::Error> {
+        if let Some((snapshot, documents)) = usage {
+            self.refresh_usage(snapshot, documents);
+        }
+        let mut text = String::new();
+        encode(&mut text, &self.registry.lock())?;
+        Ok(text)
+    }
+
     fn refresh_usage(&self, snapshot: &str, documents: &GovernanceDocument) {
         let Ok(value) = serde_json::from_str::<serde_json::Value>(snapshot) else {
             return;
@@ -256,24 +268,4 @@ fn owner(documents: &GovernanceDocument, limit_id: &str) -> Option<String> {
                 owns.then(|| vk.id.clone())
             })
         })
-}
-
-/// The `/metrics` handler.
-pub async fn scrape(State(state): State<AppState>) -> Response {
-    if let (Ok(snapshot), Ok(documents)) = (
-        state.store.plugins().snapshot_usage(),
-        document(&state.store.snapshot()),
-    ) {
-        state.metrics.refresh_usage(&snapshot, &documents);
-    }
-    let mut text = String::new();
-    if encode(&mut text, &state.metrics.registry.lock()).is_err() {
-        return axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response();
-    }
-    let mut response = text.into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
-    response
 }

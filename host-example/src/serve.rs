@@ -7,7 +7,7 @@
 //!   accepting from the one listening socket (each through its own handle to it; a connection
 //!   belongs to the thread that accepted it). A request is read, authorized, forwarded,
 //!   settled and answered on one thread, with that thread's own upstream connection pool
-//!   ([`crate::proxy::Proxy`]), so serving it wakes no other thread (a cross-thread wake-up
+//!   ([`crate::http::client::UpstreamClient`]), so serving it wakes no other thread (a cross-thread wake-up
 //!   costs tens of microseconds on a virtual machine). A thread the OS deschedules stalls its
 //!   own connections, though: nothing steals its work.
 //!   The control work (start-up, usage snapshots, `SIGHUP` reloads, the shutdown signal) stays
@@ -40,7 +40,7 @@ pub async fn serve(
                 .local_addr()
                 .map_err(|e| format!("cannot read the bound address: {e}"))?;
             announce(bound, threading, workers);
-            axum::serve(crate::nodelay(listener), app)
+            axum::serve(nodelay(listener), app)
                 .with_graceful_shutdown(shutdown)
                 .await
                 .map_err(|e| e.to_string())
@@ -103,7 +103,7 @@ fn start(address: SocketAddr, workers: usize, app: Router) -> Result<Workers, St
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(socket)
                         .map_err(|e| format!("worker {index}: cannot use its socket: {e}"))?;
-                    axum::serve(crate::nodelay(listener), app)
+                    axum::serve(nodelay(listener), app)
                         .with_graceful_shutdown(async move {
                             // A closed channel (the control runtime is gone) stops too.
                             let _ = stopped.wait_for(|stop| *stop).await;
@@ -151,4 +151,18 @@ impl Workers {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
+}
+
+/// The listener with `TCP_NODELAY` on every accepted connection (axum leaves Nagle's algorithm
+/// on): a proxy's small writes — streamed chunks above all — must not wait for the client's
+/// acknowledgement of the previous one.
+pub fn nodelay(
+    listener: tokio::net::TcpListener,
+) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    listener.tap_io(|connection| {
+        if let Err(error) = connection.set_nodelay(true) {
+            tracing::debug!("cannot set TCP_NODELAY on a connection: {error}");
+        }
+    })
 }

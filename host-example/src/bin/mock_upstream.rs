@@ -1,6 +1,6 @@
 //! `keyward-mock-upstream`: the built-in OpenAI-compatible mock upstream as its own process, for
 //! benchmarks that measure the gateway's added latency (same mock, with and without the gateway
-//! in the path). See [`keyward_host::proxy::mock_upstream`].
+//! in the path). See [`keyward_host::mock_upstream`].
 //!
 //! ```text
 //! keyward-mock-upstream 127.0.0.1:18081
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             "keyward-mock-upstream listening on {}",
             listener.local_addr()?
         );
-        keyward_host::proxy::mock_upstream::serve(listener).await
+        keyward_host::mock_upstream::serve(listener).await
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,

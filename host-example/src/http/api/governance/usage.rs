@@ -24,7 +24,7 @@ struct RateLimitUsage {
 
 impl UsageView {
     /// The view of the enforcer's current counters (empty when it cannot snapshot).
-    pub fn current(state: &crate::api::AppState) -> Self {
+    pub fn current(state: &crate::http::state::AppState) -> Self {
         state
             .store
             .plugins()

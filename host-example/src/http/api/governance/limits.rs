@@ -6,8 +6,11 @@ use axum::{Json, Router, extract::State, routing::get};
 use keyward_plugin_api::model::governance::{Budget, RateLimit};
 use serde_json::{Value, json};
 
-use super::{document, usage::UsageView};
-use crate::api::{AppState, error::ApiError};
+use super::usage::UsageView;
+use crate::{
+    http::{error::ApiError, state::AppState},
+    service::governance::document,
+};
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {

@@ -21,11 +21,14 @@ use keyward_plugin_api::model::governance::{
 };
 use serde_json::{Map, Value, json};
 
-use super::{document, fresh_id, set_document, usage::UsageView};
-use crate::api::{
-    AppState,
-    error::ApiError,
-    extract::{JsonBody, RawQuery, parse_json, truncate},
+use super::{fresh_id, usage::UsageView};
+use crate::{
+    http::{
+        error::ApiError,
+        extract::{JsonBody, RawQuery, parse_json, truncate},
+        state::AppState,
+    },
+    service::governance::{document, set_document},
 };
 use keyward_host_core::config::HostConfig;
 
@@ -190,7 +193,7 @@ async fn create(
     let id = vk.id.clone();
     let created = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             if documents.virtual_keys.iter().any(|k| k.id == vk.id) {
                 return Err(ApiError::conflict(
@@ -201,7 +204,8 @@ async fn create(
             assign_ids(&mut vk, None);
             check(&vk, &documents, config, None)?;
             documents.virtual_keys.push(vk);
-            set_document(config, &documents)
+            set_document(config, &documents)?;
+            Ok(())
         })
         .await;
     created?;
@@ -225,7 +229,7 @@ async fn update(
     let id = vk_id.clone();
     state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             let index = documents
                 .virtual_keys
@@ -238,7 +242,8 @@ async fn update(
             assign_ids(&mut vk, Some(&stored));
             check(&vk, &documents, config, Some(&vk_id))?;
             documents.virtual_keys[index] = vk;
-            set_document(config, &documents)
+            set_document(config, &documents)?;
+            Ok(())
         })
         .await?;
     Ok(Json(json!({
@@ -253,7 +258,7 @@ async fn remove(
 ) -> Result<Json<Value>, ApiError> {
     let removed = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             let index = documents
                 .virtual_keys

@@ -2,7 +2,8 @@
 //! validates it, has the plugins build new instances from it (they validate it too), writes it to
 //! the data directory atomically, and only then publishes the new plugins and the new
 //! configuration. Any failure leaves the running configuration, the plugins and the file as they
-//! were. Writers are serialized; readers take a lock-free snapshot.
+//! were. Writers are serialized; readers take a lock-free snapshot. Failures are the core's
+//! [`GatewayError`]s (a refused change is a 400 naming the field, anything else a 500).
 //!
 //! The data directory holds `config.json` (the configuration as changed through the API) and
 //! `usage.json` (the enforcer's counters, snapshotted every second and on shutdown).
@@ -15,10 +16,11 @@ use std::{
 use arc_swap::ArcSwap;
 use keyward_plugin_api::{ffi::ErrorCode, loader::LoadError};
 
-use keyward_host_core::{config::HostConfig, models::ModelCatalog, upstream::Routes};
+use keyward_host_core::{
+    config::HostConfig, error::GatewayError, models::ModelCatalog, upstream::Routes,
+};
 
-use crate::{
-    api::error::ApiError,
+use crate::service::{
     persist::atomic_write,
     plugins::{PluginError, PluginHost, ReloadReport},
 };
@@ -76,33 +78,39 @@ impl Store {
         &self.data_dir
     }
 
-    /// Applies `change` to a copy of the configuration; see the module docs.
-    pub async fn update<T: Send + 'static>(
+    /// Applies `change` to a copy of the configuration; see the module docs. `change` fails in
+    /// its caller's error type `E`; the store's own failures ([`GatewayError`]) are converted to
+    /// it.
+    pub async fn update<T, E>(
         &self,
-        change: impl FnOnce(&mut HostConfig) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+        change: impl FnOnce(&mut HostConfig) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<GatewayError>,
+    {
         let _one_writer = self.writer.lock().await;
         let mut next = (*self.snapshot()).clone();
         let output = change(&mut next)?;
         next.prepare()
-            .map_err(|e| ApiError::bad_request(e.path, e.reason))?;
-        let bytes = next
-            .to_saved_json()
-            .map_err(|e| ApiError::internal(format!("cannot serialize the configuration: {e}")))?;
+            .map_err(|e| GatewayError::bad_request(e.path, e.reason))?;
+        let bytes = next.to_saved_json().map_err(|e| {
+            GatewayError::internal(format!("cannot serialize the configuration: {e}"))
+        })?;
         let data = next.role_data();
         let plugins = self.plugins.clone();
         let path = self.data_dir.join(SAVED_CONFIG);
-        tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+        tokio::task::spawn_blocking(move || -> Result<(), GatewayError> {
             let prepared = plugins.prepare(&data, false).map_err(plugin_error)?;
             atomic_write(&path, &bytes).map_err(|e| {
                 tracing::error!(path = %path.display(), error = %e, "cannot save the configuration");
-                ApiError::internal("the configuration could not be saved; nothing was changed")
+                GatewayError::internal("the configuration could not be saved; nothing was changed")
             })?;
             plugins.commit(prepared).map_err(plugin_error)?;
             Ok(())
         })
         .await
-        .map_err(|e| ApiError::internal(format!("configuration update task failed: {e}")))??;
+        .map_err(|e| GatewayError::internal(format!("configuration update task failed: {e}")))??;
         self.routes.store(Arc::new(Routes::build(&next)));
         self.catalog.store(Arc::new(ModelCatalog::build(&next)));
         self.current.store(Arc::new(next));
@@ -135,16 +143,16 @@ impl Store {
 
 /// A plugin's refusal of a configuration is the client's error (400, with the plugin's message
 /// naming the field); anything else is the server's.
-fn plugin_error(error: PluginError) -> ApiError {
+fn plugin_error(error: PluginError) -> GatewayError {
     match error {
         PluginError::Load(LoadError::Constructor { error, .. })
             if error.code == ErrorCode::INVALID_CONFIG =>
         {
-            ApiError::bad_request("body", error.message.to_string())
+            GatewayError::bad_request("body", error.message.to_string())
         }
         other => {
             tracing::error!(error = %other, "plugins could not be rebuilt");
-            ApiError::internal(format!("the plugins could not be rebuilt: {other}"))
+            GatewayError::internal(format!("the plugins could not be rebuilt: {other}"))
         }
     }
 }

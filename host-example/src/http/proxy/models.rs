@@ -8,7 +8,7 @@ use axum::{
 };
 use keyward_host_core::models::list_models;
 
-use crate::api::{AppState, error::envelope_response};
+use crate::http::{error::envelope_response, state::AppState};
 
 /// The handler.
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -16,7 +16,7 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response
     let plugins = state.store.plugins().clone();
     match list_models(
         &plugins.roles,
-        &state.proxy.ids,
+        state.client.ids(),
         &pairs,
         &state.store.catalog(),
     ) {

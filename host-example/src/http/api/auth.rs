@@ -16,7 +16,7 @@ use base64::Engine as _;
 use keyward_plugin_api::model::secret::Secret;
 use subtle::ConstantTimeEq;
 
-use super::error::ApiError;
+use crate::http::error::ApiError;
 
 /// The admin credentials.
 #[derive(Clone, Debug)]

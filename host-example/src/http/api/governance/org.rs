@@ -12,11 +12,14 @@ use chrono::Utc;
 use keyward_plugin_api::model::governance::{Customer, Team};
 use serde_json::{Map, Value, json};
 
-use super::{document, fresh_id, set_document};
-use crate::api::{
-    AppState,
-    error::ApiError,
-    extract::{JsonBody, RawQuery, parse_json, truncate},
+use super::fresh_id;
+use crate::{
+    http::{
+        error::ApiError,
+        extract::{JsonBody, RawQuery, parse_json, truncate},
+        state::AppState,
+    },
+    service::governance::{document, set_document},
 };
 
 /// The routes of this module.
@@ -75,7 +78,7 @@ async fn create_team(
     team.updated_at = team.created_at;
     let saved = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             if documents.teams.iter().any(|t| t.id == team.id) {
                 return Err(ApiError::conflict(
@@ -102,7 +105,7 @@ async fn update_team(
 ) -> Result<Json<Value>, ApiError> {
     let saved = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             let index = documents
                 .teams
@@ -129,7 +132,7 @@ async fn delete_team(
 ) -> Result<Json<Value>, ApiError> {
     state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             let index = documents
                 .teams
@@ -154,7 +157,8 @@ async fn delete_team(
             documents
                 .budgets
                 .retain(|b| b.team_id.as_deref() != Some(id.as_str()));
-            set_document(config, &documents)
+            set_document(config, &documents)?;
+            Ok(())
         })
         .await?;
     Ok(Json(json!({ "message": "Team deleted successfully" })))
@@ -189,7 +193,7 @@ async fn create_customer(
     customer.updated_at = customer.created_at;
     let saved = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             if documents.customers.iter().any(|c| c.id == customer.id) {
                 return Err(ApiError::conflict(
@@ -219,7 +223,7 @@ async fn update_customer(
 ) -> Result<Json<Value>, ApiError> {
     let saved = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             let index = documents
                 .customers
@@ -249,7 +253,7 @@ async fn delete_customer(
 ) -> Result<Json<Value>, ApiError> {
     state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let mut documents = document(config)?;
             let index = documents
                 .customers
@@ -275,7 +279,8 @@ async fn delete_customer(
                 ));
             }
             documents.customers.remove(index);
-            set_document(config, &documents)
+            set_document(config, &documents)?;
+            Ok(())
         })
         .await?;
     Ok(Json(json!({ "message": "Customer deleted successfully" })))

@@ -1,30 +1,18 @@
-//! The HTTP surface: the management API (`/api/*`, admin-authenticated), health, and the
-//! envelope every error is answered in.
-
-pub mod auth;
-pub mod error;
-pub mod extract;
-pub mod governance;
-pub mod keys;
-pub mod plugins;
-
-use std::sync::Arc;
+//! The application router: health, `/metrics`, the inference routes ([`crate::http::proxy`]),
+//! the management API (`/api/*`, behind the admin middleware of [`crate::http::api::auth`]), and
+//! the fallbacks that answer unknown routes and methods in the error envelope.
 
 use axum::{Router, http::StatusCode, middleware, response::IntoResponse, routing::get};
 
-use self::{auth::AdminAuth, error::ApiError};
-use crate::store::Store;
-
-/// What every handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// The live configuration and plugins.
-    pub store: Arc<Store>,
-    /// The upstream client.
-    pub proxy: Arc<crate::proxy::Proxy>,
-    /// The metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
-}
+use crate::http::{
+    api::{
+        auth::{self, AdminAuth},
+        governance, keys, metrics, plugins,
+    },
+    error::ApiError,
+    proxy,
+    state::AppState,
+};
 
 /// The application router; request bodies are limited to `max_body_bytes`.
 pub fn router(state: AppState, admin: AdminAuth, max_body_bytes: usize) -> Router {
@@ -35,8 +23,8 @@ pub fn router(state: AppState, admin: AdminAuth, max_body_bytes: usize) -> Route
         .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
     Router::new()
         .route("/health", get(health))
-        .route("/metrics", get(crate::metrics::scrape))
-        .merge(crate::proxy::routes())
+        .route("/metrics", get(metrics::scrape))
+        .merge(proxy::routes())
         .merge(management)
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .fallback(not_found)

@@ -70,7 +70,7 @@ pub fn router() -> Router {
 
 /// Serves the mock on `listener` until the process ends.
 pub async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(crate::nodelay(listener), router()).await
+    axum::serve(crate::serve::nodelay(listener), router()).await
 }
 
 #[derive(Clone, Copy, PartialEq)]

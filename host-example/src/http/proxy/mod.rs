@@ -4,8 +4,8 @@
 //! send, on a 429 / 5xx / 401 / 403 / transport error try another key, then a fallback
 //! provider), then relay the answer through a usage meter and finish (settle or release,
 //! exactly once, by the core's charging rule). Errors reach the client in the core's envelope.
+//! Upstream requests go through the shared [`UpstreamClient`](crate::http::client::UpstreamClient).
 
-pub mod mock_upstream;
 mod models;
 mod stream;
 
@@ -20,16 +20,12 @@ use axum::{
     routing::{get, post},
 };
 use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
-    rt::TokioExecutor,
-};
 use keyward_host_core::{
     error::GatewayError,
     request::InferenceRequest,
     session::{
-        Attempt, AttemptContext, Outcome, RequestIds, Session, failure_of_status, timed_out,
-        unreachable, upstream_error,
+        Attempt, AttemptContext, Outcome, Session, failure_of_status, timed_out, unreachable,
+        upstream_error,
     },
 };
 use keyward_plugin_api::{
@@ -39,8 +35,7 @@ use keyward_plugin_api::{
 use tracing::Instrument;
 
 use crate::{
-    api::{AppState, error::envelope_response, extract::RawBody},
-    cli::Threading,
+    http::{error::envelope_response, extract::RawBody, state::AppState},
     metrics::Metrics,
 };
 
@@ -48,57 +43,6 @@ use crate::{
 pub const MAX_UPSTREAM_BODY: usize = 64 * 1024 * 1024;
 /// The largest upstream error answer read for its message, in bytes.
 const MAX_UPSTREAM_ERROR_BODY: usize = 1024 * 1024;
-
-type HttpsClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
-
-/// The proxy's shared parts: the request ids and, with work-stealing threading, the upstream
-/// client (per-core threading gives each serving thread its own, [`Proxy::client`]).
-pub struct Proxy {
-    ids: RequestIds,
-    shared_client: Option<HttpsClient>,
-}
-
-thread_local! {
-    /// This serving thread's upstream client (per-core threading): its connections are driven
-    /// by this thread's runtime, so a request and its upstream exchange stay on one thread (see
-    /// [`crate::serve`]).
-    static CLIENT: HttpsClient = upstream_client();
-}
-
-/// A pooled HTTP/1.1 client (HTTPS through rustls with the webpki roots).
-fn upstream_client() -> HttpsClient {
-    let mut http = HttpConnector::new();
-    http.enforce_http(false);
-    http.set_nodelay(true);
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_webpki_roots()
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
-    Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(256)
-        .build(https)
-}
-
-impl Proxy {
-    /// A proxy whose request ids start from a per-process seed. With work-stealing threading
-    /// one pooled client serves every worker (a task may move between workers, and one pool
-    /// reuses connections best); per-core threading uses one client per serving thread.
-    pub fn new(threading: Threading) -> Self {
-        Self {
-            ids: RequestIds::for_this_process(),
-            shared_client: (threading == Threading::WorkStealing).then(upstream_client),
-        }
-    }
-
-    /// The upstream client for this request.
-    fn client(&self) -> HttpsClient {
-        match &self.shared_client {
-            Some(client) => client.clone(),
-            None => CLIENT.with(Clone::clone),
-        }
-    }
-}
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {
@@ -226,14 +170,14 @@ async fn forward_in_span(
     };
     let pairs = header_pairs(&headers);
     let plugins = state.store.plugins().clone();
-    let mut session = match Session::admit(plugins.roles.clone(), &state.proxy.ids, &pairs, request)
-    {
-        Ok(session) => session,
-        Err(error) => {
-            tracing::info!(decision = %error.error_type, status = error.status, "denied");
-            return Answered::error(&error, metrics);
-        }
-    };
+    let mut session =
+        match Session::admit(plugins.roles.clone(), state.client.ids(), &pairs, request) {
+            Ok(session) => session,
+            Err(error) => {
+                tracing::info!(decision = %error.error_type, status = error.status, "denied");
+                return Answered::error(&error, metrics);
+            }
+        };
     tracing::Span::current().record("request_id", session.request_id());
     if session.decision() != "admit" {
         tracing::warn!(decision = %session.decision(), "shadow mode: admitted a request the policy denies");
@@ -243,7 +187,7 @@ async fn forward_in_span(
         routes: &routes,
         path,
         headers: &pairs,
-        ids: &state.proxy.ids,
+        ids: state.client.ids(),
     };
     loop {
         let attempt = match session.next_attempt(&context) {
@@ -260,7 +204,7 @@ async fn forward_in_span(
         };
         let upstream_started = Instant::now();
         let sent =
-            tokio::time::timeout(attempt.timeout, state.proxy.client().request(request)).await;
+            tokio::time::timeout(attempt.timeout, state.client.client().request(request)).await;
         let response = match sent {
             Err(_) => {
                 let error = timed_out(&attempt.provider, attempt.timeout.as_secs());

@@ -14,9 +14,11 @@ use keyward_host_core::config::{HostConfig, PluginEntry, PluginsBlock, resolve_p
 
 use crate::{
     cli::Args,
-    persist::remove_leftovers,
-    plugins::PluginHost,
-    store::{SAVED_CONFIG, SAVED_USAGE},
+    service::{
+        persist::remove_leftovers,
+        plugins::PluginHost,
+        store::{SAVED_CONFIG, SAVED_USAGE},
+    },
 };
 
 /// The default key selector, looked for next to the executable.

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use crate::http::error::ApiError;
 
 /// A request body, with a refusal (too large, unreadable) answered in the envelope.
 #[derive(Debug)]

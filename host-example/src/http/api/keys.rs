@@ -13,7 +13,14 @@ use keyward_plugin_api::model::{
 };
 use serde_json::{Value, json};
 
-use super::{AppState, error::ApiError, extract::JsonBody};
+use crate::{
+    http::{
+        error::ApiError,
+        extract::{self, JsonBody},
+        state::AppState,
+    },
+    service::governance::document,
+};
 use keyward_host_core::config::HostConfig;
 
 /// The routes of this module.
@@ -72,7 +79,7 @@ async fn create(
     validate(&provider, &key)?;
     let created = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             check_unique(config, &key, None)?;
             provider_of_mut(config, &provider)?.keys.push(key.clone());
             Ok(key)
@@ -88,7 +95,7 @@ async fn update(
 ) -> Result<Json<Key>, ApiError> {
     let updated = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             let stored = provider_of(config, &provider)?
                 .keys
                 .iter()
@@ -118,7 +125,7 @@ async fn remove(
 ) -> Result<Json<Key>, ApiError> {
     let removed = state
         .store
-        .update(move |config| {
+        .update(move |config| -> Result<_, ApiError> {
             refuse_if_referenced(config, &provider, &key_id)?;
             let keys = &mut provider_of_mut(config, &provider)?.keys;
             let index = keys
@@ -134,7 +141,7 @@ async fn remove(
 /// A key a virtual key's provider config lists cannot be deleted: dropping it from the list would
 /// widen that config to every key (an empty list allows all), so the reference is removed first.
 fn refuse_if_referenced(config: &HostConfig, provider: &str, key_id: &str) -> Result<(), ApiError> {
-    let documents = super::governance::document(config)?;
+    let documents = document(config)?;
     let user = documents.virtual_keys.iter().find(|vk| {
         vk.provider_configs
             .iter()
@@ -145,9 +152,9 @@ fn refuse_if_referenced(config: &HostConfig, provider: &str, key_id: &str) -> Re
             "key_id",
             format!(
                 "provider key {} is allowed by virtual key {} ({}); remove it from that key's provider_configs first",
-                super::extract::truncate(key_id),
-                super::extract::truncate(&vk.name),
-                super::extract::truncate(&vk.id)
+                extract::truncate(key_id),
+                extract::truncate(&vk.name),
+                extract::truncate(&vk.id)
             ),
         )),
         None => Ok(()),
@@ -161,7 +168,7 @@ fn provider_of<'c>(
     config.providers.get(provider).ok_or_else(|| {
         ApiError::not_found(format!(
             "provider not found: {}",
-            super::extract::truncate(provider)
+            extract::truncate(provider)
         ))
     })
 }
@@ -173,7 +180,7 @@ fn provider_of_mut<'c>(
     config.providers.get_mut(provider).ok_or_else(|| {
         ApiError::not_found(format!(
             "provider not found: {}",
-            super::extract::truncate(provider)
+            extract::truncate(provider)
         ))
     })
 }
@@ -181,8 +188,8 @@ fn provider_of_mut<'c>(
 fn key_not_found(provider: &str, key_id: &str) -> ApiError {
     ApiError::not_found(format!(
         "provider key not found: {} (provider {})",
-        super::extract::truncate(key_id),
-        super::extract::truncate(provider)
+        extract::truncate(key_id),
+        extract::truncate(provider)
     ))
 }
 
@@ -224,7 +231,7 @@ pub fn validate(provider: &str, key: &Key) -> Result<(), ApiError> {
                 format!("blacklisted_models[{index}]"),
                 format!(
                     "blacklisted_models: duplicate entry `{}`",
-                    super::extract::truncate(model)
+                    extract::truncate(model)
                 ),
             ));
         }
@@ -236,7 +243,7 @@ pub fn validate(provider: &str, key: &Key) -> Result<(), ApiError> {
             .or_else(|| target.get("model_id").and_then(Value::as_str));
         if name.trim().is_empty() || model_id.is_none_or(|m| m.trim().is_empty()) {
             return Err(ApiError::bad_request(
-                format!("aliases.{}", super::extract::truncate(name)),
+                format!("aliases.{}", extract::truncate(name)),
                 "aliases: every alias needs a non-empty name and a non-empty provider model id",
             ));
         }
@@ -256,7 +263,7 @@ fn check_unique(config: &HostConfig, key: &Key, updating: Option<&str>) -> Resul
                     "name",
                     format!(
                         "key names must be unique across providers: `{}` is used by provider {provider}",
-                        super::extract::truncate(&key.name)
+                        extract::truncate(&key.name)
                     ),
                 ));
             }
@@ -278,7 +285,7 @@ fn keep_stored_secrets(stored: &Key, mut body: Value) -> Result<Key, ApiError> {
     let stored_json = with_exposed_secrets(|| serde_json::to_value(stored))
         .map_err(|e| ApiError::internal(format!("cannot read the stored key: {e}")))?;
     restore(&mut body, &stored_json);
-    super::extract::parse_json(body.to_string().as_bytes())
+    extract::parse_json(body.to_string().as_bytes())
 }
 
 fn restore(incoming: &mut Value, stored: &Value) {

@@ -6,8 +6,10 @@
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use keyward_plugin_api::loader::LoadError;
 
-use super::{AppState, error::ApiError};
-use crate::plugins::{PluginError, ReloadReport};
+use crate::{
+    http::{error::ApiError, state::AppState},
+    service::plugins::{PluginError, ReloadReport},
+};
 
 /// The routes of this module.
 pub fn routes() -> Router<AppState> {

@@ -1,0 +1,9 @@
+//! The management API (`/api/*`, admin-authenticated through [`auth`]): provider keys
+//! ([`keys`]), governance ([`governance`]) and plugin reloads ([`plugins`]); and the `/metrics`
+//! scrape ([`metrics`]), which is not authenticated.
+
+pub mod auth;
+pub mod governance;
+pub mod keys;
+pub mod metrics;
+pub mod plugins;

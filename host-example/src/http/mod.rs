@@ -1,0 +1,13 @@
+//! The http layer: axum handlers over the service layer. [`router`] assembles the application
+//! (health, `/metrics`, the inference routes of [`proxy`], the management API of [`api`]);
+//! [`state`] is what every handler shares, [`client`] the upstream HTTP client, [`error`] the
+//! envelope every failure is answered in, and [`extract`] the extractors that answer bad input in
+//! it.
+
+pub mod api;
+pub mod client;
+pub mod error;
+pub mod extract;
+pub mod proxy;
+pub mod router;
+pub mod state;

@@ -1,0 +1,16 @@
+//! [`AppState`]: what every handler shares.
+
+use std::sync::Arc;
+
+use crate::{http::client::UpstreamClient, metrics::Metrics, service::store::Store};
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// The live configuration and plugins.
+    pub store: Arc<Store>,
+    /// The upstream client.
+    pub client: Arc<UpstreamClient>,
+    /// The metrics.
+    pub metrics: Arc<Metrics>,
+}
