@@ -87,3 +87,50 @@ fn a_missing_environment_variable_names_the_key_and_the_variable() {
         "{logs}"
     );
 }
+
+#[test]
+fn relative_plugin_paths_resolve_against_a_relatively_named_config_file() {
+    // As scripts/bench-gateway starts it: `--config examples/x.json` from the working
+    // directory, plugins named relative to the file.
+    let dir = scratch_dir("startup-relative");
+    let plugins = dir.join("conf").join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for package in ["keyward-weighted-selector", "keyward-governance"] {
+        let built = support::plugin_path(package);
+        std::fs::copy(&built, plugins.join(built.file_name().unwrap())).unwrap();
+    }
+    let mut config = test_config();
+    config["plugins"] = json!({
+        "key_selection": {"path": "plugins/libkeyward_weighted_selector.so"},
+        "governance": {"path": "plugins/libkeyward_governance.so"}
+    });
+    std::fs::write(dir.join("conf").join("config.json"), config.to_string()).unwrap();
+    let mut child = std::process::Command::new(support::host::host_binary())
+        .current_dir(&dir)
+        .args([
+            "--config",
+            "conf/config.json",
+            "--data-dir",
+            "data",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("KEYWARD_ADMIN_TOKEN", "relative-test-token-0123456789")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = Vec::new();
+    let listening = std::io::BufRead::lines(stderr)
+        .map_while(Result::ok)
+        .any(|line| {
+            seen.push(line.clone());
+            line.contains("listening on") || line.contains("ERROR")
+        })
+        && seen.last().is_some_and(|l| l.contains("listening on"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening, "the host did not start:\n{}", seen.join("\n"));
+}

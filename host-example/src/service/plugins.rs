@@ -111,6 +111,8 @@ impl PluginHost {
         copy_dir: PathBuf,
     ) -> Result<(Self, ReloadReport), PluginError> {
         let groups = block.groups()?;
+        // Start-up made the paths absolute (or relative to the working directory, as the user
+        // wrote them): nothing more to resolve here.
         let no_check = |_: &LoadedPlugin, _: &str, _: RoleMask| Ok::<_, PluginError>(());
         let load = |path: &Path| load_plugin_in(path, &copy_dir);
         let started = Instant::now();
@@ -120,7 +122,7 @@ impl PluginHost {
             report,
             started,
         } = prepared(
-            build_groups(&groups, Path::new("/"), data, &host, load, no_check)?,
+            build_groups(&groups, Path::new(""), data, &host, load, no_check)?,
             started,
         );
         let this = Self {
@@ -172,7 +174,7 @@ impl PluginHost {
         let started = Instant::now();
         let built = build_groups(
             &self.groups,
-            Path::new("/"),
+            Path::new(""),
             data,
             &self.host,
             load,
