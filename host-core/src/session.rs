@@ -22,7 +22,7 @@
 //! releases, authorizes the fallback provider (which yields the keys the virtual key allows
 //! there), reserves again at the fallback's price and goes on there.
 
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{borrow::Cow, collections::VecDeque, sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue};
 use keyward_plugin_api::{
@@ -106,7 +106,7 @@ pub struct Outcome {
     /// Upstream attempts made.
     pub attempts: u32,
     /// `admit`, or `would_deny:<type>` in shadow mode.
-    pub decision: String,
+    pub decision: Cow<'static, str>,
     /// Why the enforcer could not settle or release (the host logs it), if it could not.
     pub enforcer_error: Option<KeywardError>,
 }
@@ -204,11 +204,11 @@ impl Session {
     }
 
     /// `admit`, or `would_deny:<type>` when shadow mode admitted a request the policy denies.
-    pub fn decision(&self) -> String {
+    pub fn decision(&self) -> Cow<'static, str> {
         if self.would_deny == ErrorCode::NONE {
-            "admit".to_owned()
+            Cow::Borrowed("admit")
         } else {
-            format!("would_deny:{}", self.would_deny.as_str())
+            Cow::Owned(format!("would_deny:{}", self.would_deny.as_str()))
         }
     }
 
@@ -258,12 +258,12 @@ impl Session {
             }));
         }
         let (key_id, provider_model) = self.select()?;
-        let target = route
-            .target(provider, &key_id, &provider_model, context.path)
-            .map_err(GatewayError::internal)?;
         let key = route.keys.get(&key_id).ok_or_else(|| {
             GatewayError::internal(format!("key {key_id} of {provider} is not configured"))
         })?;
+        let target = route
+            .target_for(provider, &key_id, key, &provider_model, context.path)
+            .map_err(GatewayError::internal)?;
         let number = self.attempts;
         self.attempts += 1;
         self.attempts_here += 1;

@@ -103,17 +103,14 @@ impl Routes {
 impl ProviderRoute {
     /// The target for `path` (`/v1/chat/completions`, …) with `key_id` serving `provider_model`;
     /// `Err` is why it cannot be called.
-    pub fn target(
+    pub fn target_for(
         &self,
         provider: &str,
         key_id: &str,
+        key: &KeyTarget,
         provider_model: &str,
         path: &str,
     ) -> Result<Target, String> {
-        let key = self
-            .keys
-            .get(key_id)
-            .ok_or_else(|| format!("key {key_id} of {provider} is not configured"))?;
         match &self.kind {
             ProviderKind::Unsupported(reason) => Err(reason.clone()),
             ProviderKind::OpenAiCompatible => {

@@ -56,7 +56,8 @@ impl BodyFormat {
 pub struct Metered {
     /// The usage the upstream reported, if it did.
     pub usage: Option<Usage>,
-    /// Output tokens delivered to the client, estimated from the text sent.
+    /// Output tokens delivered to the client, estimated from the text sent (from the body's
+    /// bytes when the usage was reported: then nothing charges it).
     pub delivered_output_tokens: u64,
 }
 
@@ -154,6 +155,15 @@ impl UsageMeter {
         if self.body_bytes == 0 {
             self.body_bytes = body.len() as u64;
         }
+        // Most answers report their usage: read only that (the rest is skipped, not built).
+        if let Ok(reported) = serde_json::from_slice::<Reported>(body)
+            && let Some(usage) = reported.usage()
+        {
+            return Metered {
+                usage: Some(usage),
+                delivered_output_tokens: estimated_tokens(self.body_bytes),
+            };
+        }
         match serde_json::from_slice::<Answer<'_>>(body) {
             Ok(answer) => {
                 let text = answer.text_bytes();
@@ -223,7 +233,24 @@ impl UsageMeter {
 
 /// The usage in a whole JSON body, if it has one.
 pub fn from_json(body: &[u8]) -> Option<Usage> {
-    serde_json::from_slice::<Answer<'_>>(body).ok()?.usage()
+    serde_json::from_slice::<Reported>(body).ok()?.usage()
+}
+
+/// Only the usage of an answer.
+#[derive(Deserialize, Default)]
+struct Reported {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    #[serde(default)]
+    response: Option<Inner>,
+}
+
+impl Reported {
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+            .or_else(|| self.response.as_ref().and_then(|r| r.usage))
+            .map(WireUsage::to_usage)
+    }
 }
 
 /// An answer or a streamed event, as far as usage and delivered text go.
@@ -320,24 +347,29 @@ struct Details {
     cached_tokens: Option<u64>,
 }
 
-impl Answer<'_> {
-    fn usage(&self) -> Option<Usage> {
-        let wire = self
-            .usage
-            .or_else(|| self.response.as_ref().and_then(|r| r.usage))?;
-        let input = wire.prompt_tokens.or(wire.input_tokens).unwrap_or(0);
-        let cached = wire
+impl WireUsage {
+    fn to_usage(self) -> Usage {
+        let input = self.prompt_tokens.or(self.input_tokens).unwrap_or(0);
+        let cached = self
             .prompt_tokens_details
-            .or(wire.input_tokens_details)
+            .or(self.input_tokens_details)
             .and_then(|d| d.cached_tokens)
             .unwrap_or(0);
-        Some(Usage {
+        Usage {
             input_tokens: input,
             cached_input_tokens: cached.min(input),
-            output_tokens: wire.completion_tokens.or(wire.output_tokens).unwrap_or(0),
+            output_tokens: self.completion_tokens.or(self.output_tokens).unwrap_or(0),
             cost_nanos: None.into(),
             success: true,
-        })
+        }
+    }
+}
+
+impl Answer<'_> {
+    fn usage(&self) -> Option<Usage> {
+        self.usage
+            .or_else(|| self.response.as_ref().and_then(|r| r.usage))
+            .map(WireUsage::to_usage)
     }
 
     /// Bytes of generated text this answer or event carries; `None` when it has none of the

@@ -174,7 +174,7 @@ impl Runtime {
             upstream_url: attempt.url,
             virtual_key_id: session.virtual_key_id().to_owned(),
             request_id: session.request_id().to_string(),
-            decision: session.decision(),
+            decision: session.decision().into_owned(),
             session: Some(session),
         })
     }
