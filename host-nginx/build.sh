@@ -9,15 +9,30 @@
 #
 # No nginx source is downloaded. Output: host-nginx/target/<profile>/ngx_http_keyward_module.so
 # (the path is printed on the last line). Usage: host-nginx/build.sh [--release]
+# [--count-allocations] (the test-only feature behind `$keyward_allocations`; its module is
+# written as ngx_http_keyward_module.counting.so beside the plain one).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 profile=debug
 cargo_flags=()
-if [[ "${1:-}" == "--release" ]]; then
-    profile=release
-    cargo_flags+=(--release)
-fi
+output=ngx_http_keyward_module.so
+for arg in "$@"; do
+    case "$arg" in
+    --release)
+        profile=release
+        cargo_flags+=(--release)
+        ;;
+    --count-allocations)
+        cargo_flags+=(--features count-allocations)
+        output=ngx_http_keyward_module.counting.so
+        ;;
+    *)
+        echo "build.sh: unknown option $arg (--release, --count-allocations)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 need=()
 [[ -x /usr/sbin/nginx ]] || need+=(nginx)
@@ -63,6 +78,6 @@ if ! cargo build "${cargo_flags[@]}" --locked --lib >&2; then
     exit 1
 fi
 so="$here/target/$profile/libngx_http_keyward_module.so"
-cp -f "$so" "$here/target/$profile/.ngx_http_keyward_module.so.tmp"
-mv -f "$here/target/$profile/.ngx_http_keyward_module.so.tmp" "$here/target/$profile/ngx_http_keyward_module.so"
-echo "$here/target/$profile/ngx_http_keyward_module.so"
+cp -f "$so" "$here/target/$profile/.$output.tmp"
+mv -f "$here/target/$profile/.$output.tmp" "$here/target/$profile/$output"
+echo "$here/target/$profile/$output"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of the nginx module: builds the plugins and the mock upstream (main
 # workspace) and the module (build.sh), then runs tests/e2e.py and the shared behaviour table
-# (tests/table.py, ../tests/behaviours/table.json) against the real /usr/sbin/nginx. Runs both,
-# exits non-zero if either failed; each ends with `N passed, M failed` (the table's is last).
+# (tests/table.py, ../tests/behaviours/table.json) against the real /usr/sbin/nginx, then counts
+# the module's allocations per request (tests/allocations.py). Runs all three, exits non-zero if
+# any failed; each ends with `N passed, M failed`.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +21,7 @@ echo "== fmt, clippy and unit tests (host-nginx)" >&2
     export NGINX_SOURCE_DIR="$here/target/nginx-src" NGINX_BUILD_DIR="$here/target/nginx-src/objs"
     cargo fmt -- --check >&2
     cargo clippy --all-targets --locked -q -- -D warnings >&2
+    cargo clippy --lib --features count-allocations --locked -q -- -D warnings >&2
     cargo test --lib --locked -q >&2
 )
 echo "== end-to-end" >&2
@@ -30,4 +32,9 @@ python3 "$here/tests/e2e.py" --module "$module" --plugins "$root/target/debug" -
 echo "== behaviour table" >&2
 python3 "$here/tests/table.py" --module "$module" --plugins "$root/target/debug" \
     --mock-upstream "$root/target/debug/keyward-mock-upstream" || status=1
+echo "== allocations per request (module built with count-allocations)" >&2
+counting="$("$here/build.sh" --count-allocations | tail -1)"
+# 52.0: the module before the gateway core (tests/allocations.py says how it was measured).
+python3 "$here/tests/allocations.py" --module "$counting" --plugins "$root/target/debug" \
+    --mock-upstream "$root/target/debug/keyward-mock-upstream" --before 52 || status=1
 exit "$status"

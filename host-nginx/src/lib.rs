@@ -17,6 +17,25 @@
 pub mod config;
 pub mod runtime;
 
+#[cfg(feature = "count-allocations")]
+pub mod allocations {
+    //! The `count-allocations` feature (tests only): every heap allocation of the module's Rust
+    //! code is counted (`stats_alloc` over the system allocator), read by
+    //! `$keyward_allocations`. The plugins, separate libraries, keep their own allocator.
+
+    use std::alloc::System;
+
+    use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+
+    #[global_allocator]
+    static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+    /// Allocations so far in this process.
+    pub fn count() -> usize {
+        GLOBAL.stats().allocations
+    }
+}
+
 // The nginx side links against nginx's symbols, which only the nginx binary provides: it is
 // left out of unit-test builds.
 #[cfg(not(test))]

@@ -37,7 +37,8 @@ KNOWN_EXPECT = {"status", "type", "param", "retry_after", "content_type", "body_
                 "models", "upstream", "upstream_ends_with", "charge"}
 
 
-def nginx_conf(tmp, module, port):
+def nginx_conf(tmp, module, port, log_format="'$remote_port $status $keyward_decision \"$keyward_charge\"'",
+               proxy_pass="$keyward_upstream_url"):
     return f"""
 load_module {module};
 worker_processes 1;
@@ -50,7 +51,7 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    log_format table '$remote_port $status $keyward_decision "$keyward_charge"';
+    log_format table {log_format};
     access_log {tmp}/access.log table;
     keyward_config {tmp}/config.json;
     server {{
@@ -64,7 +65,7 @@ http {{
             proxy_set_header Authorization "Bearer $keyward_key";
             proxy_set_header X-Bf-Vk "";
             proxy_set_header Accept-Encoding "";
-            proxy_pass $keyward_upstream_url;
+            proxy_pass {proxy_pass};
         }}
     }}
 }}

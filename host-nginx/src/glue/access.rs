@@ -143,6 +143,7 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
             outcome: Outcome::Reading,
             decision: String::new(),
             charge: String::new(),
+            allocations: String::new(),
             answer: None,
             max_body,
         };

@@ -36,6 +36,8 @@ pub struct RequestCtx {
     pub decision: String,
     /// `$keyward_charge`, once the session finished.
     pub charge: String,
+    /// `$keyward_allocations` (the `count-allocations` feature), when last read.
+    pub allocations: String,
     /// The answer's status and meter, once its headers came in.
     pub answer: Option<(u16, UsageMeter)>,
     /// The location's `keyward_max_body_size`.

@@ -11,6 +11,7 @@
 //! | `$keyward_decision` | `admit`, `would_deny:<type>` (shadow mode) or `deny:<type>` |
 //! | `$keyward_request_id` | the id used for reserve/settle/release |
 //! | `$keyward_upstream_url` | the full upstream URL of the attempt (provider adapters applied: Azure's deployment path and `api-version`, a self-hosted key's URL) |
+//! | `$keyward_allocations` | with the test-only `count-allocations` feature: the module's heap allocations so far in this worker |
 //! | `$keyward_charge` | what was charged, once the answer ended: `settle:<input>/<cached>/<output>` or `release` (for `log_format`) |
 
 use ngx::{
@@ -26,7 +27,7 @@ use super::{
     guard,
 };
 
-const NAMES: [ngx_str_t; 10] = [
+const NAMES: [ngx_str_t; 11] = [
     ngx_string!("keyward_base_url"),
     ngx_string!("keyward_key"),
     ngx_string!("keyward_key_id"),
@@ -37,6 +38,7 @@ const NAMES: [ngx_str_t; 10] = [
     ngx_string!("keyward_request_id"),
     ngx_string!("keyward_upstream_url"),
     ngx_string!("keyward_charge"),
+    ngx_string!("keyward_allocations"),
 ];
 
 /// Declares the variables (preconfiguration).
@@ -65,7 +67,14 @@ unsafe extern "C" fn get_variable(
         // SAFETY: nginx passes a live request and value; the returned bytes live in the request
         // context, which lives as long as the request pool.
         unsafe {
-            let ctx = ctx_mut((*r).main);
+            #[cfg_attr(not(feature = "count-allocations"), allow(unused_mut))]
+            let mut ctx = ctx_mut((*r).main);
+            #[cfg(feature = "count-allocations")]
+            if data == 10
+                && let Some(ctx) = ctx.as_deref_mut()
+            {
+                ctx.allocations = crate::allocations::count().to_string();
+            }
             let value: Option<&str> = ctx.and_then(|ctx| {
                 let admitted = match &ctx.outcome {
                     Outcome::Admitted(admitted) => Some(&**admitted),
@@ -82,6 +91,7 @@ unsafe extern "C" fn get_variable(
                     7 => admitted.map(|a| a.request_id.as_str()),
                     8 => admitted.map(|a| a.upstream_url.as_str()),
                     9 => Some(ctx.charge.as_str()).filter(|c| !c.is_empty()),
+                    10 => Some(ctx.allocations.as_str()).filter(|c| !c.is_empty()),
                     _ => None,
                 }
             });
