@@ -143,9 +143,14 @@ fn send(address: &str, request: &StepRequest) -> Observed {
     let mut chunk = [0u8; 4096];
     loop {
         if let Some(n) = request.leave_after_events
-            && raw.windows(2).filter(|w| w == b"\n\n").count() > n
+            && let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n")
+            && raw[head_end + 4..]
+                .windows(2)
+                .filter(|w| w == b"\n\n")
+                .count()
+                >= n
         {
-            break; // the headers' blank line, then n events: leave
+            break; // n events after the head: leave
         }
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,

@@ -97,7 +97,8 @@ impl GatewayError {
         error
     }
 
-    /// 500 `internal_error`; the caller logs the cause, the message stays generic.
+    /// 500 `internal_error`: the message names the cause (a configuration gap, never a
+    /// secret).
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(500, "internal_error", message)
     }

@@ -123,6 +123,9 @@ pub struct Session {
     pinned_key: Option<String>,
     would_deny: ErrorCode,
     failed: Vec<(String, FailureKind)>,
+    /// Whether an attempt at the current provider failed in a way another provider may not
+    /// (connect error, timeout, 429, 5xx).
+    retryable_here: bool,
     attempts_here: u32,
     attempts: u32,
     last_failure: Option<GatewayError>,
@@ -174,6 +177,7 @@ impl Session {
             would_deny: admitted.would_deny,
             request,
             failed: Vec::new(),
+            retryable_here: false,
             attempts_here: 0,
             attempts: 0,
             last_failure: None,
@@ -225,7 +229,7 @@ impl Session {
             match self.try_provider(context) {
                 Ok(attempt) => return Ok(attempt),
                 Err(error) => {
-                    if !self.fall_back(context) {
+                    if !self.fall_back(context, &error) {
                         self.release();
                         // After an upstream failure, that failure is the answer (not "no keys
                         // left", which only says every key was tried).
@@ -293,6 +297,7 @@ impl Session {
     /// `error` is what the client sees if nothing else succeeds.
     pub fn attempt_failed(&mut self, key_id: &str, failure: FailureKind, error: GatewayError) {
         self.failed.push((key_id.to_owned(), failure));
+        self.retryable_here |= error.retryable;
         self.last_failure = Some(error);
     }
 
@@ -340,7 +345,8 @@ impl Session {
         };
         let reservation =
             call_with_retry(&self.roles.enforcer, |e| e.reserve(&reserve)).map_err(|e| {
-                GatewayError::from(e).with_extra(self.request.extra(Some(&self.provider)))
+                GatewayError::from_plugin("enforcement", e)
+                    .with_extra(self.request.extra(Some(&self.provider)))
             })?;
         if self.would_deny == ErrorCode::NONE {
             self.would_deny = reservation.would_deny;
@@ -384,11 +390,17 @@ impl Session {
         .map_err(|e| GatewayError::from_plugin("key_selection", e))
     }
 
-    /// Moves to the next fallback provider when the last failure allows it; `false` when
-    /// there is none left (or the failure is not one a fallback can cure).
-    fn fall_back(&mut self, context: &AttemptContext<'_>) -> bool {
-        let retryable = self.last_failure.as_ref().is_some_and(|f| f.retryable);
-        if !retryable {
+    /// Moves to the next fallback provider when the provider's failures allow it; `false` when
+    /// there is none left, or a fallback cannot cure them. A fallback can cure a retryable
+    /// failure of an attempt here (connect error, timeout, 429, 5xx), and a provider none of
+    /// whose keys can serve the request (`no_keys`, `model_not_supported`,
+    /// `all_keys_excluded`). A pinned key names a key of this provider: no fallback.
+    fn fall_back(&mut self, context: &AttemptContext<'_>, error: &GatewayError) -> bool {
+        let no_key_here = matches!(
+            &*error.error_type,
+            "no_keys" | "model_not_supported" | "all_keys_excluded"
+        );
+        if self.pinned_key.is_some() || !(self.retryable_here || no_key_here) {
             return false;
         }
         while let Some(provider) = self.fallbacks.pop_front() {
@@ -407,6 +419,7 @@ impl Session {
             self.provider = admitted.provider;
             self.allowed_key_ids = admitted.allowed_key_ids;
             self.failed.clear();
+            self.retryable_here = false;
             self.attempts_here = 0;
             if self.reserve().is_ok() {
                 return true;

@@ -63,6 +63,9 @@ pub struct KeyTarget {
     pub azure: Option<(String, String)>,
     /// Self-hosted: the server URL.
     pub url: Option<String>,
+    /// The credential header, built once (marked sensitive): `Authorization: Bearer …`, or
+    /// Azure's `api-key`; `None` for a key without a value.
+    pub auth: Option<(HeaderName, HeaderValue)>,
 }
 
 /// Every provider's route.
@@ -120,7 +123,7 @@ impl ProviderRoute {
                     .ok_or_else(|| format!("provider {provider} has no network_config.base_url"))?;
                 Ok(Target {
                     url: join(base, path),
-                    auth: bearer(&key.secret),
+                    auth: key.auth.clone(),
                     replace_model: true,
                 })
             }
@@ -136,7 +139,7 @@ impl ProviderRoute {
                     })?;
                 Ok(Target {
                     url: join(base, path),
-                    auth: bearer(&key.secret),
+                    auth: key.auth.clone(),
                     replace_model: true,
                 })
             }
@@ -149,15 +152,9 @@ impl ProviderRoute {
                     "{}/openai/deployments/{provider_model}{operation}?api-version={version}",
                     endpoint.trim_end_matches('/')
                 );
-                let auth = HeaderValue::from_str(key.secret.expose())
-                    .ok()
-                    .map(|mut v| {
-                        v.set_sensitive(true);
-                        (HeaderName::from_static("api-key"), v)
-                    });
                 Ok(Target {
                     url,
-                    auth,
+                    auth: key.auth.clone(),
                     replace_model: false,
                 })
             }
@@ -179,14 +176,19 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
         .filter_map(|(n, v)| {
             Some((
                 HeaderName::from_bytes(n.as_bytes()).ok()?,
-                HeaderValue::from_str(v).ok()?,
+                // A provider's extra headers may carry credentials: never printed.
+                {
+                    let mut value = HeaderValue::from_str(v).ok()?;
+                    value.set_sensitive(true);
+                    value
+                },
             ))
         })
         .collect();
     let keys = provider
         .keys
         .iter()
-        .map(|key| (key.id.clone(), key_target(key)))
+        .map(|key| (key.id.clone(), key_target(key, &kind)))
         .collect();
     ProviderRoute {
         kind,
@@ -240,7 +242,7 @@ pub fn default_base_url(name: &str) -> Option<&'static str> {
     })
 }
 
-fn key_target(key: &Key) -> KeyTarget {
+fn key_target(key: &Key, kind: &ProviderKind) -> KeyTarget {
     let exposed = |value: Option<&keyward_plugin_api::model::secret::EnvValue>| {
         value
             .map(|v| v.expose().to_owned())
@@ -254,20 +256,26 @@ fn key_target(key: &Key) -> KeyTarget {
     let url = exposed(key.vllm_key_config.as_ref().and_then(|c| c.url.as_ref()))
         .or_else(|| exposed(key.ollama_key_config.as_ref().and_then(|c| c.url.as_ref())))
         .or_else(|| exposed(key.sgl_key_config.as_ref().and_then(|c| c.url.as_ref())));
+    let secret = &key.value.value;
+    let auth = match kind {
+        ProviderKind::Azure => credential(HeaderName::from_static("api-key"), secret.expose()),
+        _ => credential(
+            http::header::AUTHORIZATION,
+            &format!("Bearer {}", secret.expose()),
+        ),
+    };
     KeyTarget {
-        secret: key.value.value.clone(),
+        secret: secret.clone(),
         azure,
         url,
+        auth: auth.filter(|_| !secret.is_empty()),
     }
 }
 
-fn bearer(secret: &Secret) -> Option<(HeaderName, HeaderValue)> {
-    if secret.is_empty() {
-        return None;
-    }
-    let mut value = HeaderValue::from_str(&format!("Bearer {}", secret.expose())).ok()?;
+fn credential(name: HeaderName, value: &str) -> Option<(HeaderName, HeaderValue)> {
+    let mut value = HeaderValue::from_str(value).ok()?;
     value.set_sensitive(true);
-    Some((http::header::AUTHORIZATION, value))
+    Some((name, value))
 }
 
 /// `base` + `path`, without doubling a `/v1` the base already ends with.

@@ -11,10 +11,11 @@
 //!   `usage.input_tokens_details.cached_tokens`, also inside `response` (the
 //!   `response.completed` event);
 //!
-//! cached tokens are clamped to the input tokens. Delivered output is counted from the text the
-//! answer carries (`choices[].delta.content`, tool-call arguments, `choices[].message.content`,
-//! `choices[].text`, Responses `delta` events), or from the body's bytes when its shape is not
-//! one of those.
+//! cached tokens are clamped to the input tokens; a `usage` with none of those counters reports
+//! nothing. Delivered output is counted from the text the answer carries (`content`,
+//! `reasoning_content` / `reasoning`, `refusal`, tool-call and function-call names and
+//! arguments, of `choices[].delta` and `choices[].message`; `choices[].text`; Responses `delta`
+//! events and output items), or from the body's bytes when its shape is not one of those.
 
 use std::borrow::Cow;
 
@@ -249,7 +250,7 @@ impl Reported {
     fn usage(&self) -> Option<Usage> {
         self.usage
             .or_else(|| self.response.as_ref().and_then(|r| r.usage))
-            .map(WireUsage::to_usage)
+            .and_then(WireUsage::to_usage)
     }
 }
 
@@ -294,7 +295,14 @@ struct Message<'a> {
     #[serde(default, borrow)]
     reasoning_content: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
+    reasoning: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    refusal: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
     tool_calls: Option<Vec<ToolCall<'a>>>,
+    /// The legacy single function call.
+    #[serde(default, borrow)]
+    function_call: Option<Function<'a>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -348,20 +356,31 @@ struct Details {
 }
 
 impl WireUsage {
-    fn to_usage(self) -> Usage {
+    /// The usage, or `None` when no token counter is present (`"usage": {}`, only
+    /// `total_tokens`): that reports nothing, and the delivered output is charged instead.
+    fn to_usage(self) -> Option<Usage> {
+        let counted = [
+            self.prompt_tokens,
+            self.input_tokens,
+            self.completion_tokens,
+            self.output_tokens,
+        ];
+        if counted.iter().all(Option::is_none) {
+            return None;
+        }
         let input = self.prompt_tokens.or(self.input_tokens).unwrap_or(0);
         let cached = self
             .prompt_tokens_details
             .or(self.input_tokens_details)
             .and_then(|d| d.cached_tokens)
             .unwrap_or(0);
-        Usage {
+        Some(Usage {
             input_tokens: input,
             cached_input_tokens: cached.min(input),
             output_tokens: self.completion_tokens.or(self.output_tokens).unwrap_or(0),
             cost_nanos: None.into(),
             success: true,
-        }
+        })
     }
 }
 
@@ -369,7 +388,7 @@ impl Answer<'_> {
     fn usage(&self) -> Option<Usage> {
         self.usage
             .or_else(|| self.response.as_ref().and_then(|r| r.usage))
-            .map(WireUsage::to_usage)
+            .and_then(WireUsage::to_usage)
     }
 
     /// Bytes of generated text this answer or event carries; `None` when it has none of the
@@ -379,6 +398,11 @@ impl Answer<'_> {
         let message = |m: &Message<'_>| {
             len(&m.content)
                 + len(&m.reasoning_content)
+                + len(&m.reasoning)
+                + len(&m.refusal)
+                + m.function_call
+                    .as_ref()
+                    .map_or(0, |f| len(&f.name) + len(&f.arguments))
                 + m.tool_calls
                     .iter()
                     .flatten()

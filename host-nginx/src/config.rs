@@ -14,8 +14,9 @@ use keyward_host_core::{
     upstream::Routes,
 };
 
-/// Everything the module takes from the configuration file.
-#[derive(Clone, Debug)]
+/// Everything the module takes from the configuration file. Its `Debug` prints the plugin
+/// groups (paths, roles, option names) and the warnings, never the routes' keys or headers.
+#[derive(Clone)]
 pub struct SharedConfig {
     /// The plugin groups, in load order.
     pub groups: Vec<PluginGroup>,
@@ -29,6 +30,16 @@ pub struct SharedConfig {
     pub catalog: ModelCatalog,
     /// One line per field keyward does not act on.
     pub warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for SharedConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedConfig")
+            .field("groups", &self.groups)
+            .field("dir", &self.dir)
+            .field("warnings", &self.warnings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SharedConfig {

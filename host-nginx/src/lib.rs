@@ -3,11 +3,11 @@
 //! nginx loads it with `load_module`; it loads the same plugin `.so` files as `keyward-host`,
 //! through the same loader ([`keyward_plugin_api::loader`]), from the same configuration file
 //! (`keyward_config`), and gates the locations where `keyward on` is set: in the access phase it
-//! reads the JSON body, authorizes, reserves and selects a provider key, and either answers the
-//! denial with keyward-host's error envelope or sets variables (`$keyward_base_url`,
-//! `$keyward_key`, …) for `proxy_pass`; after the response it settles the usage read from the
-//! upstream's JSON `usage` (or from the last SSE event that carries one), or releases the
-//! reservation. See `docs/nginx.md`.
+//! reads the JSON body and runs the gateway core's session — authorize, reserve, select a provider
+//! key — then either answers the denial with the core's error envelope or sets variables
+//! (`$keyward_upstream_url`, `$keyward_key`, …) for `proxy_pass`; the response filters meter the
+//! answer and the session is finished by the core's charging rule (the usage reported, else what
+//! was delivered; a non-2xx without usage releases). See `docs/nginx.md`.
 //!
 //! Layout: everything a host decides — parsing, admission, the attempt, metering, charging, the
 //! envelope — is the gateway core's (`keyward_host_core`, shared with keyward-host);

@@ -58,7 +58,8 @@ impl TestHost {
         let no_check = |_: &LoadedPlugin, _: &str, _: RoleMask| Ok::<_, BuildError>(());
         let built = build_groups(
             &groups,
-            Path::new("/"),
+            // Plugin paths as written: absolute, or relative to the working directory.
+            Path::new(""),
             &config.role_data(),
             &SystemHost::handle(),
             load_plugin,

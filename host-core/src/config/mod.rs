@@ -20,8 +20,9 @@ pub use self::plugins::{
     PluginEntry, PluginGroup, PluginsBlock, PluginsBlockError, RoleData, resolve_path,
 };
 
-/// The whole configuration document.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+/// The whole configuration document. Its `Debug` names what it holds, never a value (the
+/// governance block holds virtual-key values, headers and plugin options may hold secrets).
+#[derive(Clone, Default, Deserialize, Serialize)]
 pub struct HostConfig {
     /// Provider name -> provider (keys, network settings).
     #[serde(default)]
@@ -42,6 +43,30 @@ pub struct HostConfig {
     /// Every other top-level field, kept for saving (and reported when unsupported).
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+impl std::fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let providers: BTreeMap<&str, Vec<&str>> = self
+            .providers
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.as_str(),
+                    p.keys.iter().map(|k| k.id.as_str()).collect(),
+                )
+            })
+            .collect();
+        f.debug_struct("HostConfig")
+            .field("providers (key ids)", &providers)
+            .field(
+                "governance (fields)",
+                &self.governance.keys().collect::<Vec<_>>(),
+            )
+            .field("plugins", &self.plugins.paths())
+            .field("other (fields)", &self.other.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// One provider.

@@ -60,7 +60,7 @@ impl std::fmt::Debug for RoleData {
 }
 
 /// One plugin group: a `.so` and the roles built from it in one `instantiate` call.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct PluginGroup {
     /// The entry as configured (its path as written).
     pub entry: PluginEntry,
@@ -74,6 +74,20 @@ pub struct PluginGroup {
 pub struct PluginsBlockError(pub String);
 
 impl PluginsBlock {
+    /// The configured `.so` paths, for messages.
+    pub fn paths(&self) -> Vec<&Path> {
+        [
+            &self.key_selection,
+            &self.governance,
+            &self.authorization,
+            &self.enforcement,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|entry| entry.path.as_path())
+        .collect()
+    }
+
     /// The groups to load, in load order: the key selector first, then governance (or the
     /// authorizer and the enforcer); an entry named twice is one group serving both roles.
     pub fn groups(&self) -> Result<Vec<PluginGroup>, PluginsBlockError> {
@@ -115,6 +129,20 @@ impl PluginsBlock {
             }
         }
         Ok(groups)
+    }
+}
+
+impl std::fmt::Debug for PluginGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A plugin's options may hold secrets: only their names are printed.
+        f.debug_struct("PluginGroup")
+            .field("path", &self.entry.path)
+            .field("roles", &self.roles.names())
+            .field(
+                "config (fields)",
+                &self.entry.config.keys().collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 

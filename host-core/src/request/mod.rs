@@ -38,6 +38,10 @@ struct Peek<'a> {
     #[serde(default)]
     max_output_tokens: Option<serde_json::Number>,
     #[serde(default)]
+    n: Option<serde_json::Number>,
+    #[serde(default)]
+    best_of: Option<serde_json::Number>,
+    #[serde(default)]
     stream_options: Option<IgnoredAny>,
 }
 
@@ -52,7 +56,9 @@ pub struct InferenceRequest {
     pub model: String,
     /// Whether the caller asked for a stream (`"stream": true`).
     pub stream: bool,
-    /// `max_completion_tokens`, `max_output_tokens` (Responses API) or `max_tokens`.
+    /// The output cap: the largest of `max_completion_tokens`, `max_output_tokens` (Responses
+    /// API) and `max_tokens`, times the choices asked for (`n`, `best_of`) — a true worst case
+    /// whichever field the upstream honours.
     pub max_output_tokens: Option<u64>,
     /// What admission reserves: the prompt estimate and the output cap.
     pub estimate: UsageEstimate,
@@ -91,13 +97,21 @@ impl InferenceRequest {
         let max_completion_tokens = cap("max_completion_tokens", peek.max_completion_tokens)?;
         let max_output_tokens = cap("max_output_tokens", peek.max_output_tokens)?;
         let max_tokens = cap("max_tokens", peek.max_tokens)?;
+        let choices = cap("n", peek.n)?
+            .unwrap_or(1)
+            .max(cap("best_of", peek.best_of)?.unwrap_or(1))
+            .max(1);
         let (provider, model) = match full.split_once('/') {
             Some((provider, model)) if !provider.is_empty() && !model.is_empty() => {
                 (Some(provider.to_owned()), model.to_owned())
             }
             _ => (None, full.into_owned()),
         };
-        let max_output_tokens = max_completion_tokens.or(max_output_tokens).or(max_tokens);
+        let max_output_tokens = [max_completion_tokens, max_output_tokens, max_tokens]
+            .into_iter()
+            .flatten()
+            .max()
+            .map(|cap| cap.saturating_mul(choices));
         Ok(Self {
             kind,
             provider,
@@ -142,22 +156,35 @@ impl InferenceRequest {
         if !add_usage && model_span.is_none() {
             return None;
         }
+        // At most two edits, as (byte range replaced, replacement), applied in body order.
         let quoted = serde_json::to_string(provider_model).unwrap_or_else(|_| "\"\"".to_owned());
+        let model_edit = model_span.map(|span| (span, quoted.as_bytes()));
+        let usage_edit: Option<(std::ops::Range<usize>, &[u8])> = if add_usage {
+            // `"stream_options": null` is replaced; no `stream_options` gets one, first.
+            Some(match top_level_value(body, "stream_options") {
+                Some(span) => (span, br#"{"include_usage":true}"#),
+                None => {
+                    let at = body.iter().position(|b| *b == b'{')? + 1;
+                    (at..at, br#""stream_options":{"include_usage":true},"#)
+                }
+            })
+        } else {
+            None
+        };
+        let mut edits = [model_edit, usage_edit];
+        if let [Some(first), Some(second)] = &edits
+            && second.0.start < first.0.start
+        {
+            edits.swap(0, 1);
+        }
         let mut out = Vec::with_capacity(body.len() + quoted.len() + 48);
-        let mut rest_from = 0;
-        if add_usage && let Some(open) = body.iter().position(|b| *b == b'{') {
-            out.extend_from_slice(&body[..=open]);
-            out.extend_from_slice(br#""stream_options":{"include_usage":true},"#);
-            rest_from = open + 1;
+        let mut from = 0;
+        for (span, replacement) in edits.into_iter().flatten() {
+            out.extend_from_slice(&body[from..span.start]);
+            out.extend_from_slice(replacement);
+            from = span.end;
         }
-        match model_span {
-            Some(span) => {
-                out.extend_from_slice(&body[rest_from..span.start]);
-                out.extend_from_slice(quoted.as_bytes());
-                out.extend_from_slice(&body[span.end..]);
-            }
-            None => out.extend_from_slice(&body[rest_from..]),
-        }
+        out.extend_from_slice(&body[from..]);
         Some(out)
     }
 }

@@ -113,3 +113,39 @@ fn kinds() {
     assert_eq!(kind_of("/v1/models"), RequestKind::OTHER);
     assert_eq!(kind_name(RequestKind::CHAT_COMPLETION), "chat_completion");
 }
+
+#[test]
+fn a_null_stream_options_is_replaced_not_duplicated() {
+    let body = br#"{"model":"gpt-4o","stream":true,"stream_options":null,"messages":[]}"#;
+    let out = chat(body).upstream_body(body, "gpt-4o", true).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#
+    );
+    // With the model rewritten too, both edits land in order.
+    let body = br#"{"stream_options": null, "model": "openai/gpt-4o", "stream": true}"#;
+    let out = chat(body).upstream_body(body, "gpt-4o", true).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&out).unwrap(),
+        r#"{"stream_options": {"include_usage":true}, "model": "gpt-4o", "stream": true}"#
+    );
+}
+
+#[test]
+fn the_output_cap_is_the_largest_cap_times_the_choices() {
+    let both = chat(br#"{"model": "m", "max_tokens": 100, "max_completion_tokens": 10}"#);
+    assert_eq!(
+        both.max_output_tokens,
+        Some(100),
+        "the largest cap, whichever the upstream honours"
+    );
+    let choices = chat(br#"{"model": "m", "max_tokens": 10, "n": 4}"#);
+    assert_eq!(choices.max_output_tokens, Some(40));
+    assert_eq!(choices.estimate.max_output_tokens.into_option(), Some(40));
+    let best_of = chat(br#"{"model": "m", "max_tokens": 10, "n": 2, "best_of": 3}"#);
+    assert_eq!(best_of.max_output_tokens, Some(30));
+    let error =
+        InferenceRequest::parse(RequestKind::CHAT_COMPLETION, br#"{"model": "m", "n": -2}"#)
+            .unwrap_err();
+    assert_eq!(error.param.as_deref(), Some("n"));
+}

@@ -28,10 +28,15 @@ pub fn upstream_error(
 ) -> GatewayError {
     let parsed: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let error = &parsed["error"];
-    let message = error["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("provider {provider} answered {status}"));
+    // A refused credential's message often quotes the key (OpenAI shows part of it, some
+    // servers all of it): the client gets a message of ours instead.
+    let message = match status {
+        401 | 403 => format!("provider {provider} refused the gateway's credential ({status})"),
+        _ => error["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("provider {provider} answered {status}")),
+    };
     let error_type = match status {
         401 => "authentication_error",
         403 => "permission_denied",

@@ -113,3 +113,20 @@ fn the_content_type_decides_the_format() {
     );
     assert_eq!(BodyFormat::of_content_type(None), BodyFormat::Json);
 }
+
+#[test]
+fn a_usage_without_counters_reports_nothing() {
+    assert_eq!(from_json(br#"{"usage": {}}"#), None);
+    assert_eq!(from_json(br#"{"usage": {"total_tokens": 30}}"#), None);
+    let stream = b"data: {\"choices\":[{\"delta\":{\"content\":\"12345678\"}}]}\n\ndata: {\"choices\":[],\"usage\":{}}\n\n";
+    let metered = metered(BodyFormat::EventStream, stream, 7);
+    assert_eq!(metered.usage, None, "an empty usage is no report");
+    assert_eq!(metered.delivered_output_tokens, 2);
+}
+
+#[test]
+fn reasoning_refusals_and_legacy_function_calls_count_as_delivered() {
+    let stream = b"data: {\"choices\":[{\"delta\":{\"reasoning\":\"12345678\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"refusal\":\"1234\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"function_call\":{\"name\":\"f\",\"arguments\":\"123\"}}}]}\n\n";
+    let metered = metered(BodyFormat::EventStream, stream, 11);
+    assert_eq!(metered.delivered_output_tokens, 4, "16 bytes of text");
+}

@@ -126,7 +126,10 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
                 .ends_with(b"/v1/models")
         {
             // Answered here, from the authorizer: nothing goes upstream.
-            ngx_http_discard_request_body(r);
+            let rc = ngx_http_discard_request_body(r);
+            if rc != NGX_OK as ngx_int_t {
+                return rc;
+            }
             let headers = headers(r);
             let rc = match runtime.models(&headers) {
                 Ok(body) => send_json(r, 200, &body, None),

@@ -1,7 +1,9 @@
 //! Writing to nginx's error log. Messages never contain secrets (key values are never
 //! formatted anywhere in the module).
 
-use ngx::ffi::{NGX_LOG_EMERG, NGX_LOG_ERR, NGX_LOG_NOTICE, ngx_conf_t, ngx_log_t, ngx_uint_t};
+use ngx::ffi::{
+    NGX_LOG_EMERG, NGX_LOG_ERR, NGX_LOG_NOTICE, NGX_LOG_WARN, ngx_conf_t, ngx_log_t, ngx_uint_t,
+};
 
 /// Writes `message` to `log` at `level`, if the log's level lets it through.
 pub unsafe fn write(log: *mut ngx_log_t, level: ngx_uint_t, message: &str) {
@@ -29,6 +31,11 @@ pub fn write_cycle(level: ngx_uint_t, message: &str) {
 /// An error-level line.
 pub fn error(message: &str) {
     write_cycle(NGX_LOG_ERR as ngx_uint_t, message);
+}
+
+/// A warning.
+pub fn warn(message: &str) {
+    write_cycle(NGX_LOG_WARN as ngx_uint_t, message);
 }
 
 /// A notice.

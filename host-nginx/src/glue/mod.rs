@@ -122,8 +122,13 @@ unsafe extern "C" fn init_main_conf(cf: *mut ngx_conf_t, conf: *mut c_void) -> *
             return NGX_CONF_OK;
         };
         let started = std::time::Instant::now();
-        let loaded =
-            SharedConfig::load(&path).and_then(|config| Runtime::start(config, host::handle()));
+        let loaded = SharedConfig::load(&path).and_then(|config| {
+            // What keyward does not act on is named once, at load.
+            for warning in &config.warnings {
+                log::warn(&format!("keyward: {}: {warning}", path.display()));
+            }
+            Runtime::start(config, host::handle())
+        });
         match loaded {
             Ok(runtime) => {
                 log::notice(&format!(

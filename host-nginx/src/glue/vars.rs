@@ -70,8 +70,11 @@ unsafe extern "C" fn get_variable(
             #[cfg_attr(not(feature = "count-allocations"), allow(unused_mut))]
             let mut ctx = ctx_mut((*r).main);
             #[cfg(feature = "count-allocations")]
+            // Read once per request (at the access log): the value must stay where the
+            // first evaluation pointed.
             if data == 10
                 && let Some(ctx) = ctx.as_deref_mut()
+                && ctx.allocations.is_empty()
             {
                 ctx.allocations = crate::allocations::count().to_string();
             }

@@ -27,6 +27,7 @@ use keyward_host_core::{
         Attempt, AttemptContext, Outcome, Session, failure_of_status, timed_out, unreachable,
         upstream_error,
     },
+    usage::{BodyFormat, UsageMeter},
 };
 use keyward_plugin_api::{
     abi_stable::std_types::RStr,
@@ -313,17 +314,26 @@ async fn relay(response: hyper::Response<hyper::body::Incoming>, session: Sessio
     if let Some(content_type) = content_type {
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
-    if meter.format() == keyward_host_core::usage::BodyFormat::EventStream {
+    if meter.format() == BodyFormat::EventStream {
         let body = stream::metered_body(response.into_body(), session, meter, status.as_u16());
         return builder
             .header(header::CACHE_CONTROL, "no-cache")
             .body(body)
             .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
-    match Limited::new(response.into_body(), MAX_UPSTREAM_BODY)
+    // The client may leave while the answer is read: the guard then finishes the session with
+    // what was read (a 2xx is charged, not released), as the stream's body does.
+    let mut relaying = Relaying {
+        open: Some((session, meter)),
+        status: status.as_u16(),
+    };
+    let read = Limited::new(response.into_body(), MAX_UPSTREAM_BODY)
         .collect()
-        .await
-    {
+        .await;
+    let Some((session, meter)) = relaying.open.take() else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    match read {
         Ok(collected) => {
             let bytes = collected.to_bytes();
             log_outcome(session.finish(status.as_u16(), meter.finish_whole(&bytes)));
@@ -344,6 +354,20 @@ async fn relay(response: hyper::Response<hyper::body::Incoming>, session: Sessio
                 )
                 .with_extra(extra),
             )
+        }
+    }
+}
+
+/// A session whose answer is being read; finished with what was read if dropped first.
+struct Relaying {
+    open: Option<(Session, UsageMeter)>,
+    status: u16,
+}
+
+impl Drop for Relaying {
+    fn drop(&mut self) {
+        if let Some((session, meter)) = self.open.take() {
+            log_outcome(session.finish(self.status, meter.finish()));
         }
     }
 }
