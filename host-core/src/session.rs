@@ -472,3 +472,6 @@ fn authorize(
         })
     })
 }
+
+#[cfg(test)]
+mod tests;
