@@ -38,7 +38,7 @@ use crate::{
     error::GatewayError,
     request::InferenceRequest,
     roles::{Roles, call_with_retry},
-    upstream::{ProviderKind, Routes},
+    upstream::Routes,
     usage::{BodyFormat, Metered, UsageMeter},
 };
 
@@ -249,11 +249,11 @@ impl Session {
         let route = context.routes.provider(provider).ok_or_else(|| {
             GatewayError::bad_request("model", format!("provider {provider} is not configured"))
         })?;
-        if let ProviderKind::Unsupported(reason) = &route.kind {
+        if let Some(reason) = route.adapter.unsupported() {
             return Err(GatewayError::new(
                 501,
                 "provider_not_supported",
-                reason.clone(),
+                reason.to_owned(),
             ));
         }
         if self.attempts_here > route.max_retries {

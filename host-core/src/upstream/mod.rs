@@ -9,12 +9,20 @@
 //!   key has a value.
 //! - Providers whose signing or protocol is not implemented (Bedrock, Vertex, Anthropic,
 //!   Gemini, Cohere, …): a clear 501 naming the provider.
+//!
+//! Each of those is a [`ProviderAdapter`] ([`adapters`]); a native API is one more adapter,
+//! for every host at once.
 
-use std::{collections::HashMap, time::Duration};
+pub mod adapters;
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue};
 use keyward_plugin_api::model::{key::Key, secret::Secret};
 
+use self::adapters::{
+    AzureOpenAi, Call, OpenAiCompatible, ProviderAdapter, SelfHosted, Unsupported,
+};
 use crate::config::{HostConfig, ProviderConfig};
 
 /// The upstream request timeout when the provider sets none.
@@ -24,24 +32,11 @@ pub const DEFAULT_MAX_RETRIES: u32 = 2;
 /// The Azure OpenAI API version when the key sets none.
 pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
-/// How a provider is called.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ProviderKind {
-    /// OpenAI's API, or a server compatible with it.
-    OpenAiCompatible,
-    /// Azure OpenAI.
-    Azure,
-    /// A self-hosted server (vLLM, Ollama, SGLang) at the key's URL.
-    SelfHosted,
-    /// Not implemented: answered with 501.
-    Unsupported(String),
-}
-
 /// A provider's upstream settings.
 #[derive(Clone, Debug)]
 pub struct ProviderRoute {
     /// How it is called.
-    pub kind: ProviderKind,
+    pub adapter: Arc<dyn ProviderAdapter>,
     /// Its base URL, without a trailing `/`.
     pub base_url: Option<String>,
     /// Headers added to every request.
@@ -104,8 +99,8 @@ impl Routes {
 }
 
 impl ProviderRoute {
-    /// The target for `path` (`/v1/chat/completions`, …) with `key_id` serving `provider_model`;
-    /// `Err` is why it cannot be called.
+    /// The target for `path` (`/v1/chat/completions`, …) with `key` (of id `key_id`) serving
+    /// `provider_model`; `Err` is why it cannot be called.
     pub fn target_for(
         &self,
         provider: &str,
@@ -114,57 +109,20 @@ impl ProviderRoute {
         provider_model: &str,
         path: &str,
     ) -> Result<Target, String> {
-        match &self.kind {
-            ProviderKind::Unsupported(reason) => Err(reason.clone()),
-            ProviderKind::OpenAiCompatible => {
-                let base = self
-                    .base_url
-                    .as_deref()
-                    .ok_or_else(|| format!("provider {provider} has no network_config.base_url"))?;
-                Ok(Target {
-                    url: join(base, path),
-                    auth: key.auth.clone(),
-                    replace_model: true,
-                })
-            }
-            ProviderKind::SelfHosted => {
-                let base = key
-                    .url
-                    .as_deref()
-                    .or(self.base_url.as_deref())
-                    .ok_or_else(|| {
-                        format!(
-                            "key {key_id} of {provider} has no url (and the provider no base_url)"
-                        )
-                    })?;
-                Ok(Target {
-                    url: join(base, path),
-                    auth: key.auth.clone(),
-                    replace_model: true,
-                })
-            }
-            ProviderKind::Azure => {
-                let (endpoint, version) = key.azure.as_ref().ok_or_else(|| {
-                    format!("key {key_id} of {provider} has no azure_key_config.endpoint")
-                })?;
-                let operation = path.strip_prefix("/v1").unwrap_or(path);
-                let url = format!(
-                    "{}/openai/deployments/{provider_model}{operation}?api-version={version}",
-                    endpoint.trim_end_matches('/')
-                );
-                Ok(Target {
-                    url,
-                    auth: key.auth.clone(),
-                    replace_model: false,
-                })
-            }
-        }
+        self.adapter.target(&Call {
+            provider,
+            base_url: self.base_url.as_deref(),
+            key_id,
+            key,
+            provider_model,
+            path,
+        })
     }
 }
 
 fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
     let network = &provider.network_config;
-    let kind = kind_of(name, provider);
+    let adapter = adapter_of(name, provider);
     let base_url = network
         .resolved_base_url
         .clone()
@@ -188,10 +146,10 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
     let keys = provider
         .keys
         .iter()
-        .map(|key| (key.id.clone(), key_target(key, &kind)))
+        .map(|key| (key.id.clone(), key_target(key, adapter.as_ref())))
         .collect();
     ProviderRoute {
-        kind,
+        adapter,
         base_url,
         extra_headers,
         timeout: network
@@ -203,26 +161,26 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
     }
 }
 
-fn kind_of(name: &str, provider: &ProviderConfig) -> ProviderKind {
+fn adapter_of(name: &str, provider: &ProviderConfig) -> Arc<dyn ProviderAdapter> {
     let base_type = provider
         .other
         .get("custom_provider_config")
         .and_then(|c| c.get("base_provider_type"))
         .and_then(|t| t.as_str());
     match base_type.unwrap_or(name) {
-        "azure" => ProviderKind::Azure,
-        "vllm" | "ollama" | "sgl" => ProviderKind::SelfHosted,
-        "bedrock" | "bedrock_mantle" => ProviderKind::Unsupported(format!(
+        "azure" => Arc::new(AzureOpenAi),
+        "vllm" | "ollama" | "sgl" => Arc::new(SelfHosted),
+        "bedrock" | "bedrock_mantle" => Arc::new(Unsupported(format!(
             "provider {name}: AWS SigV4 request signing for Bedrock is not implemented in keyward yet"
-        )),
-        "vertex" => ProviderKind::Unsupported(format!(
+        ))),
+        "vertex" => Arc::new(Unsupported(format!(
             "provider {name}: Google OAuth request signing for Vertex is not implemented in keyward yet"
-        )),
+        ))),
         "anthropic" | "gemini" | "cohere" | "elevenlabs" | "deepgram" | "runway" | "runware"
-        | "replicate" | "huggingface" => ProviderKind::Unsupported(format!(
+        | "replicate" | "huggingface" => Arc::new(Unsupported(format!(
             "provider {name}: its native API is not implemented in keyward yet (OpenAI-compatible providers, Azure OpenAI, vLLM, Ollama and SGLang are)"
-        )),
-        _ => ProviderKind::OpenAiCompatible,
+        ))),
+        _ => Arc::new(OpenAiCompatible),
     }
 }
 
@@ -242,7 +200,7 @@ pub fn default_base_url(name: &str) -> Option<&'static str> {
     })
 }
 
-fn key_target(key: &Key, kind: &ProviderKind) -> KeyTarget {
+fn key_target(key: &Key, adapter: &dyn ProviderAdapter) -> KeyTarget {
     let exposed = |value: Option<&keyward_plugin_api::model::secret::EnvValue>| {
         value
             .map(|v| v.expose().to_owned())
@@ -257,39 +215,19 @@ fn key_target(key: &Key, kind: &ProviderKind) -> KeyTarget {
         .or_else(|| exposed(key.ollama_key_config.as_ref().and_then(|c| c.url.as_ref())))
         .or_else(|| exposed(key.sgl_key_config.as_ref().and_then(|c| c.url.as_ref())));
     let secret = &key.value.value;
-    let auth = match kind {
-        ProviderKind::Azure => credential(HeaderName::from_static("api-key"), secret.expose()),
-        _ => credential(
-            http::header::AUTHORIZATION,
-            &format!("Bearer {}", secret.expose()),
-        ),
-    };
     KeyTarget {
         secret: secret.clone(),
         azure,
         url,
-        auth: auth.filter(|_| !secret.is_empty()),
-    }
-}
-
-fn credential(name: HeaderName, value: &str) -> Option<(HeaderName, HeaderValue)> {
-    let mut value = HeaderValue::from_str(value).ok()?;
-    value.set_sensitive(true);
-    Some((name, value))
-}
-
-/// `base` + `path`, without doubling a `/v1` the base already ends with.
-fn join(base: &str, path: &str) -> String {
-    let base = base.trim_end_matches('/');
-    match (base.ends_with("/v1"), path.strip_prefix("/v1")) {
-        (true, Some(rest)) => format!("{base}{rest}"),
-        _ => format!("{base}{path}"),
+        auth: (!secret.is_empty())
+            .then(|| adapter.credential(secret))
+            .flatten(),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::join;
+    use super::adapters::join;
 
     #[test]
     fn joining_never_doubles_v1() {
