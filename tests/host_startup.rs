@@ -134,3 +134,23 @@ fn relative_plugin_paths_resolve_against_a_relatively_named_config_file() {
     let _ = child.wait();
     assert!(listening, "the host did not start:\n{}", seen.join("\n"));
 }
+
+#[test]
+fn a_plugin_copy_directory_other_users_may_change_stops_the_host() {
+    // A world-writable $TMPDIR without the sticky bit: another local user could swap the
+    // library between its copy and its load, so the loader refuses it, naming the directory.
+    use std::os::unix::fs::PermissionsExt;
+    let open = scratch_dir("startup-open-tmp");
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let logs = start_error(
+        "startup-open-tmp-host",
+        &test_config(),
+        &[("TMPDIR", open.to_str().unwrap())],
+    );
+    assert!(
+        logs.contains("copy")
+            && logs.contains("another user")
+            && logs.contains(open.to_str().unwrap()),
+        "{logs}"
+    );
+}

@@ -77,7 +77,8 @@ pub fn start(args: &Args) -> Result<Started, String> {
 
     let admin_basic = basic_credentials(&config)?;
 
-    let copies = std::env::temp_dir().join("keyward-plugin-copies");
+    // Each load makes its own private directory under it (plugin-api's loader).
+    let copies = std::env::temp_dir();
     let (plugins, report) = PluginHost::start(
         &config.plugins,
         &config.role_data(),

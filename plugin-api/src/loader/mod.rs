@@ -164,17 +164,15 @@ pub fn load_plugin_in(path: &Path, copy_dir: &Path) -> Result<LoadedPlugin, Load
             cause: "not a regular file".to_owned(),
         });
     }
-    let copy = unique_copy_path(path, copy_dir);
-    std::fs::create_dir_all(copy_dir)
-        .and_then(|()| std::fs::copy(path, &copy))
-        .map_err(|cause| LoadError::Copy {
-            path: path.to_path_buf(),
-            copy: copy.clone(),
-            cause,
-        })?;
+    let private = PrivateCopy::create(path, copy_dir).map_err(|(copy, cause)| LoadError::Copy {
+        path: path.to_path_buf(),
+        copy,
+        cause,
+    })?;
+    let copy = private.file.clone();
     let opened = lib_header_from_path(&copy);
-    // The mapping outlives the file: remove the copy whether or not it opened.
-    let _ = std::fs::remove_file(&copy);
+    // The mapping outlives the file: the copy and its directory go whether or not it opened.
+    drop(private);
     let header = opened.map_err(|error| classify(path, error))?;
     let plugin_interface = header.version_strings().version.to_string();
     check_interface_version(path, &plugin_interface)?;
@@ -204,20 +202,102 @@ pub fn load_plugin_in(path: &Path, copy_dir: &Path) -> Result<LoadedPlugin, Load
     Ok(LoadedPlugin { module, report })
 }
 
-fn unique_copy_path(path: &Path, copy_dir: &Path) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plugin".to_owned());
+/// A plugin's private copy: a fresh directory under `base`, created by this process with mode
+/// 0700 (an existing name is never reused: `mkdir` fails and another name is tried) and checked
+/// to be ours and not a link, holding one file created exclusively (`O_CREAT | O_EXCL`, which
+/// follows no link). A local user who races the copy can neither read, replace nor pre-place
+/// the library that is loaded. Both are removed on drop (the mapping outlives them).
+struct PrivateCopy {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+/// How many taken names a copy tries before giving up.
+const PRIVATE_DIR_ATTEMPTS: u32 = 64;
+
+impl PrivateCopy {
+    fn create(source: &Path, base: &Path) -> Result<Self, (PathBuf, std::io::Error)> {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+
+        let stem = source
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".to_owned());
+        std::fs::create_dir_all(base).map_err(|e| (base.to_path_buf(), e))?;
+        // Whoever may rename entries of `base` could swap our directory after the checks: it
+        // must be ours, or writable by no one else, or sticky (like /tmp).
+        let base_meta = std::fs::metadata(base).map_err(|e| (base.to_path_buf(), e))?;
+        let mode = base_meta.permissions().mode();
+        let others_write = mode & 0o022 != 0;
+        let sticky = mode & 0o1000 != 0;
+        let base_owner = base_meta.uid();
+        let me = rustix::process::geteuid().as_raw();
+        if others_write && !sticky || base_owner != me && base_owner != 0 {
+            let error = std::io::Error::other(
+                "the copy directory may be changed by another user (owned by someone else, or writable by others without the sticky bit)",
+            );
+            return Err((base.to_path_buf(), error));
+        }
+        let mut dir = None;
+        for _ in 0..PRIVATE_DIR_ATTEMPTS {
+            let candidate = base.join(unique_name("keyward-plugin"));
+            match std::fs::DirBuilder::new().mode(0o700).create(&candidate) {
+                Ok(()) => {
+                    dir = Some(candidate);
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err((candidate, e)),
+            }
+        }
+        let Some(dir) = dir else {
+            let error = std::io::Error::other("every private directory name tried was taken");
+            return Err((base.to_path_buf(), error));
+        };
+        let file = dir.join(format!("{stem}.so"));
+        let this = Self { dir, file };
+        let checked = std::fs::symlink_metadata(&this.dir).and_then(|meta| {
+            let ours = meta.uid() == me;
+            let private = meta.permissions().mode() & 0o077 == 0;
+            if meta.is_dir() && ours && private {
+                Ok(())
+            } else {
+                Err(std::io::Error::other(
+                    "the private copy directory is not a directory of ours with mode 0700",
+                ))
+            }
+        });
+        checked
+            .and_then(|()| {
+                let mut out = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&this.file)?;
+                let mut input = std::fs::File::open(source)?;
+                std::io::copy(&mut input, &mut out)?;
+                out.sync_data()
+            })
+            .map_err(|e| (this.file.clone(), e))?;
+        Ok(this)
+    }
+}
+
+impl Drop for PrivateCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// `prefix-PID-N-NANOS`: unique within the process, hard to guess outside it.
+fn unique_name(prefix: &str) -> String {
     let n = LOAD_COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    copy_dir.join(format!(
-        "keyward-{stem}-{}-{n}-{nanos}.so",
-        std::process::id()
-    ))
+    format!("{prefix}-{}-{n}-{nanos}", std::process::id())
 }
 
 /// Our rule, stricter than abi_stable's (which accepts any newer 0.y): a plugin must be built
@@ -320,3 +400,58 @@ fn first_lines(text: &str, n: usize) -> String {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod private_copy_tests {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    use super::PrivateCopy;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(super::unique_name(name));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_copy_lives_in_a_fresh_private_directory_and_goes_with_it() {
+        let base = scratch("copy-base");
+        let source = base.join("source.so");
+        std::fs::write(&source, b"not really a library").unwrap();
+        let copy = PrivateCopy::create(&source, &base).unwrap();
+        let dir = std::fs::symlink_metadata(&copy.dir).unwrap();
+        assert!(dir.is_dir());
+        assert_eq!(dir.permissions().mode() & 0o777, 0o700);
+        assert_eq!(dir.uid(), rustix::process::geteuid().as_raw());
+        let file = std::fs::symlink_metadata(&copy.file).unwrap();
+        assert_eq!(
+            file.permissions().mode() & 0o077,
+            0,
+            "no one else reads the copy"
+        );
+        assert_eq!(std::fs::read(&copy.file).unwrap(), b"not really a library");
+        let second = PrivateCopy::create(&source, &base).unwrap();
+        assert_ne!(second.dir, copy.dir, "never the same directory twice");
+        let (dir, file) = (copy.dir.clone(), copy.file.clone());
+        drop(copy);
+        assert!(!file.exists() && !dir.exists(), "both removed");
+        drop(second);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn a_copy_directory_others_may_change_is_refused() {
+        let base = scratch("copy-open");
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let source = base.join("source.so");
+        std::fs::write(&source, b"x").unwrap();
+        let (at, error) = PrivateCopy::create(&source, &base).map(|_| ()).unwrap_err();
+        assert_eq!(at, base);
+        assert!(error.to_string().contains("another user"), "{error}");
+        // The sticky bit (as on /tmp) makes it safe: others cannot rename our entries.
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(PrivateCopy::create(&source, &base).is_ok());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+}
