@@ -134,3 +134,20 @@ fn temporary_files_left_by_a_crash_are_removed_at_start() {
     assert!(!leftover.exists());
     assert_eq!(host.admin("GET", "/api/keys", None).status, 200);
 }
+
+#[test]
+fn the_saved_configuration_and_its_directory_are_private() {
+    // The saved file holds virtual-key values and literal provider keys.
+    use std::os::unix::fs::PermissionsExt;
+    let host = Host::start("persistence-modes", &test_config());
+    let created = host.admin(
+        "POST",
+        "/api/governance/virtual-keys",
+        Some(&json!({"name": "private"})),
+    );
+    assert_eq!(created.status, 200, "{}", created.text);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let data = host.data_dir();
+    assert_eq!(mode(&data.join("config.json")), 0o600);
+    assert_eq!(mode(&data), 0o700);
+}

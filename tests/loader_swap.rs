@@ -55,11 +55,15 @@ fn swapping_under_concurrent_calls_fails_no_call() {
     let slot = Arc::new(RoleSlot::new(build(&v1, "v1"), path.clone()));
     let stop = Arc::new(AtomicBool::new(false));
     let served = Arc::new([AtomicU64::new(0), AtomicU64::new(0)]);
+    // Callers and swaps start together (on a busy machine threads start late).
+    let start = Arc::new(std::sync::Barrier::new(5));
 
     let callers: Vec<_> = (0..4)
         .map(|_| {
-            let (slot, stop, served) = (slot.clone(), stop.clone(), served.clone());
+            let (slot, stop, served, start) =
+                (slot.clone(), stop.clone(), served.clone(), start.clone());
             thread::spawn(move || {
+                start.wait();
                 let request = SelectRequest::new("openai", "gpt-4o", RequestKind::CHAT_COMPLETION);
                 let mut calls = 0u64;
                 while !stop.load(Ordering::Relaxed) || calls < 1_000 {
@@ -79,7 +83,14 @@ fn swapping_under_concurrent_calls_fails_no_call() {
         })
         .collect();
 
-    for round in 0..200 {
+    start.wait();
+    // At least 200 swaps, and on until both versions served calls (bounded in time).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut round = 0;
+    while round < 200
+        || (served.iter().any(|s| s.load(Ordering::Relaxed) == 0)
+            && std::time::Instant::now() < deadline)
+    {
         let (plugin, version) = if round % 2 == 0 {
             (&v2, "v2")
         } else {
@@ -90,6 +101,7 @@ fn swapping_under_concurrent_calls_fails_no_call() {
         slot.load()
             .call(|s| s.import_state(state.as_rstr()))
             .expect("import");
+        round += 1;
         thread::yield_now();
     }
     stop.store(true, Ordering::Relaxed);
@@ -107,5 +119,5 @@ fn swapping_under_concurrent_calls_fails_no_call() {
         by_v1 > 0 && by_v2 > 0,
         "both versions served calls: {by_v1} / {by_v2}"
     );
-    assert_eq!(slot.load().generation(), 201);
+    assert_eq!(slot.load().generation(), round + 1);
 }

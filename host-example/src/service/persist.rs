@@ -1,11 +1,13 @@
 //! Crash-safe files: [`atomic_write`] writes a temporary file in the same directory, fsyncs it,
 //! renames it over the target and fsyncs the directory, so a crash at any moment leaves either
 //! the old or the new content, never a torn file. Used for the configuration and the usage
-//! snapshots in the data directory.
+//! snapshots in the data directory. Both hold secrets (virtual-key values, literal provider
+//! keys): files are written 0600, and a directory this creates is 0700.
 
 use std::{
     fs::{self, File, OpenOptions},
     io::Write,
+    os::unix::fs::{DirBuilderExt, OpenOptionsExt},
     path::{Path, PathBuf},
     sync::atomic::{AtomicU64, Ordering},
 };
@@ -21,12 +23,16 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     let temp = temp_path(path);
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(0o600)
             .open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;

@@ -40,12 +40,15 @@ pub struct Started {
 
 /// Loads the configuration, the plugins and the saved usage.
 pub fn start(args: &Args) -> Result<Started, String> {
-    std::fs::create_dir_all(&args.data_dir).map_err(|e| {
-        format!(
-            "cannot create the data directory {}: {e}",
-            args.data_dir.display()
-        )
-    })?;
+    // The data directory holds secrets: created 0700 (an existing one keeps its mode).
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(&args.data_dir)
+        .map_err(|e| {
+            format!(
+                "cannot create the data directory {}: {e}",
+                args.data_dir.display()
+            )
+        })?;
     let removed = remove_leftovers(&args.data_dir).unwrap_or(0);
     if removed > 0 {
         tracing::warn!(

@@ -168,25 +168,27 @@ impl Counter {
     /// Adds `amount` whatever the limit (shadow mode, state import).
     pub fn force_reserve(&self, amount: u64, now: u64) {
         self.roll_if_due(now);
-        self.used.fetch_add(amount, Ordering::AcqRel);
+        saturating_add(&self.used, amount);
     }
 
     /// Replaces a reservation of `estimate` with `actual` final usage.
     #[inline]
     pub fn settle(&self, estimate: u64, actual: u64, now: u64) {
         self.roll_if_due(now);
+        // Saturating: an absurd usage (u64::MAX tokens) fills the counter instead of wrapping
+        // it round to a lower spend.
         if actual > estimate {
-            self.used.fetch_add(actual - estimate, Ordering::AcqRel);
+            saturating_add(&self.used, actual - estimate);
         } else if actual < estimate {
-            self.used.fetch_sub(estimate - actual, Ordering::AcqRel);
+            saturating_sub(&self.used, estimate - actual);
         }
-        self.settled.fetch_add(actual, Ordering::AcqRel);
+        saturating_add(&self.settled, actual);
     }
 
     /// Returns a reservation of `estimate`.
     #[inline]
     pub fn release(&self, estimate: u64) {
-        self.used.fetch_sub(estimate, Ordering::AcqRel);
+        saturating_sub(&self.used, estimate);
     }
 
     /// The values now.
@@ -219,6 +221,22 @@ impl Counter {
         self.window.start.store(start, Ordering::Release);
         self.window.end.store(end, Ordering::Release);
     }
+}
+
+/// `value += amount`, stopping at `u64::MAX`.
+#[inline]
+fn saturating_add(value: &AtomicU64, amount: u64) {
+    let _ = value.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        Some(v.saturating_add(amount))
+    });
+}
+
+/// `value -= amount`, stopping at zero.
+#[inline]
+fn saturating_sub(value: &AtomicU64, amount: u64) {
+    let _ = value.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        Some(v.saturating_sub(amount))
+    });
 }
 
 #[cfg(test)]

@@ -46,3 +46,14 @@ fn a_failed_write_leaves_the_old_file() {
     assert!(atomic_write(&bad, b"new").is_err());
     assert_eq!(fs::read(&path).unwrap(), b"old");
 }
+
+#[test]
+fn files_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("modes");
+    let path = dir.join("data").join("config.json");
+    atomic_write(&path, b"{\"virtual_keys\": []}").unwrap();
+    let mode = |p: &std::path::Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600, "the configuration holds secrets");
+    assert_eq!(mode(&dir.join("data")), 0o700);
+}

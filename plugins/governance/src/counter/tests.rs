@@ -55,3 +55,18 @@ fn restore_keeps_open_reservations_on_top_of_imported_usage() {
     let read = c.read();
     assert_eq!((read.used, read.settled), (37, 30));
 }
+
+#[test]
+fn an_absurd_usage_fills_the_counter_instead_of_wrapping_it() {
+    let c = counter(1_000, "1m", 0);
+    c.try_reserve(100, 1).unwrap();
+    c.try_reserve(10, 1).unwrap();
+    c.settle(100, u64::MAX, 2);
+    let read = c.read();
+    assert_eq!(read.used, u64::MAX, "spend never goes down");
+    assert_eq!(read.settled, u64::MAX);
+    assert!(c.is_exhausted(2));
+    assert_eq!(c.try_reserve(1, 2), Err(u64::MAX));
+    c.settle(10, u64::MAX, 3);
+    assert_eq!(c.read().used, u64::MAX);
+}
