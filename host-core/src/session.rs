@@ -82,8 +82,10 @@ pub struct Attempt<'r> {
     pub replace_model: bool,
     /// The provider's headers added to every request.
     pub extra_headers: &'r [(HeaderName, HeaderValue)],
-    /// The attempt's timeout.
+    /// The attempt's timeout: the answer's headers and a whole non-streamed body.
     pub timeout: Duration,
+    /// How long a streamed answer may go without a byte.
+    pub stream_idle_timeout: Duration,
     /// The key's base URL (its own URL for self-hosted servers, else the provider's).
     pub base_url: Option<&'r str>,
     /// The key's secret, for hosts that set the credential themselves (nginx). Never printed.
@@ -280,6 +282,7 @@ impl Session {
             replace_model: target.replace_model,
             extra_headers: &route.extra_headers,
             timeout: route.timeout,
+            stream_idle_timeout: route.stream_idle_timeout,
             base_url: key.url.as_deref().or(route.base_url.as_deref()),
             secret: &key.secret,
             number,

@@ -8,7 +8,9 @@
 //! `Retry-After: 1`), `invalid` 401, `broken` 500; the model `mock-slow` answers after
 //! [`SLOW_MILLIS`], and `mock-slow-stream` streams its chunks [`SLOW_CHUNK_MILLIS`] apart. The
 //! model `mock-status-NNN` answers status NNN with OpenAI's error shape and no usage, and
-//! `mock-no-usage` answers (or streams) without any usage, whatever the request asked.
+//! `mock-no-usage` answers (or streams) without any usage, whatever the request asked;
+//! `mock-stall-body` sends its headers and half a JSON body, then nothing, and
+//! `mock-stall-stream` one event, then nothing (for the upstream timeouts).
 //! `GET /mock/requests` lists what was received (path, model, credential, pinned-key headers);
 //! `DELETE /mock/requests` clears it.
 //!
@@ -248,6 +250,29 @@ async fn answer(
             }
             return response;
         }
+    }
+    if model == "mock-stall-body" || model == "mock-stall-stream" {
+        let (content_type, first) = if model == "mock-stall-body" {
+            (
+                "application/json",
+                Bytes::from_static(br#"{"id": "chatcmpl-stall", "choices": ["#),
+            )
+        } else {
+            (
+                "text/event-stream",
+                Bytes::from_static(
+                    b"data: {\"choices\":[{\"delta\":{\"content\":\"Hello\"}}]}\n\n",
+                ),
+            )
+        };
+        let stalled = futures_util::StreamExt::chain(
+            futures_util::stream::iter([Ok::<_, Infallible>(first)]),
+            futures_util::stream::pending(),
+        );
+        return Response::builder()
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from_stream(stalled))
+            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     }
     if model == "mock-slow" {
         tokio::time::sleep(Duration::from_millis(SLOW_MILLIS)).await;

@@ -95,6 +95,9 @@ pub struct NetworkConfig {
     /// Upstream request timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_request_timeout_in_seconds: Option<u64>,
+    /// How long a streamed answer may go without a byte before it is cut.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_idle_timeout_in_seconds: Option<u64>,
     /// Retries with another key after a 429 or 5xx.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_retries: Option<u32>,
@@ -112,6 +115,7 @@ impl NetworkConfig {
         self.base_url.is_none()
             && self.extra_headers.is_empty()
             && self.default_request_timeout_in_seconds.is_none()
+            && self.stream_idle_timeout_in_seconds.is_none()
             && self.max_retries.is_none()
             && self.other.is_empty()
     }

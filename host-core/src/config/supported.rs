@@ -23,6 +23,7 @@ const NETWORK: &[&str] = &[
     "base_url",
     "extra_headers",
     "default_request_timeout_in_seconds",
+    "stream_idle_timeout_in_seconds",
     "max_retries",
 ];
 

@@ -73,7 +73,7 @@ fn unsupported_bifrost_fields_are_warned_about_by_name_and_kept_for_saving() {
       "encryption_key": "env.BIFROST_ENCRYPTION_KEY",
       "client": {"enforce_auth_on_inference": true, "prometheus_labels": ["env=prod"]},
       "providers": {"openai": {"keys": [], "concurrency_and_buffer_size": {"concurrency": 10, "buffer_size": 20},
-                               "network_config": {"base_url": "http://127.0.0.1:9", "stream_idle_timeout_in_seconds": 60}}},
+                               "network_config": {"base_url": "http://127.0.0.1:9", "retry_backoff_initial": 500}}},
       "plugins": [{"enabled": true, "name": "semantic_cache", "config": {}}],
       "config_store": {"enabled": false}
     }"#;
@@ -84,7 +84,7 @@ fn unsupported_bifrost_fields_are_warned_about_by_name_and_kept_for_saving() {
         "config_store",
         "client.prometheus_labels",
         "providers.openai.concurrency_and_buffer_size",
-        "providers.openai.network_config.stream_idle_timeout_in_seconds",
+        "providers.openai.network_config.retry_backoff_initial",
         "plugins[0] (semantic_cache)",
     ] {
         assert!(

@@ -25,8 +25,12 @@ use self::adapters::{
 };
 use crate::config::{HostConfig, ProviderConfig};
 
-/// The upstream request timeout when the provider sets none.
+/// The upstream request timeout when the provider sets none: a whole answer (headers and a
+/// non-streamed body) must arrive within it.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a stream may go without a byte when the provider sets no
+/// `stream_idle_timeout_in_seconds`.
+pub const DEFAULT_STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Retries with another key when the provider sets no `max_retries`.
 pub const DEFAULT_MAX_RETRIES: u32 = 2;
 /// The Azure OpenAI API version when the key sets none.
@@ -41,8 +45,10 @@ pub struct ProviderRoute {
     pub base_url: Option<String>,
     /// Headers added to every request.
     pub extra_headers: Vec<(HeaderName, HeaderValue)>,
-    /// The per-attempt timeout.
+    /// The per-attempt timeout (headers and a whole non-streamed body).
     pub timeout: Duration,
+    /// How long a stream may go without a byte.
+    pub stream_idle_timeout: Duration,
     /// Retries with another key after a 429, 5xx, 401/403 or transport error.
     pub max_retries: u32,
     /// Its keys by id.
@@ -156,6 +162,11 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
             .default_request_timeout_in_seconds
             .map(Duration::from_secs)
             .unwrap_or(DEFAULT_TIMEOUT),
+        stream_idle_timeout: network
+            .stream_idle_timeout_in_seconds
+            .filter(|secs| *secs > 0)
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
         max_retries: network.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
         keys,
     }

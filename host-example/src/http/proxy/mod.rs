@@ -204,8 +204,9 @@ async fn forward_in_span(
             Err(error) => return Answered::error(&error, metrics),
         };
         let upstream_started = Instant::now();
-        let sent =
-            tokio::time::timeout(attempt.timeout, state.client.client().request(request)).await;
+        // One deadline for the answer's headers and, when it is not a stream, its whole body.
+        let deadline = tokio::time::Instant::now() + attempt.timeout;
+        let sent = tokio::time::timeout_at(deadline, state.client.client().request(request)).await;
         let response = match sent {
             Err(_) => {
                 let error = timed_out(&attempt.provider, attempt.timeout.as_secs());
@@ -243,7 +244,7 @@ async fn forward_in_span(
             "served"
         );
         return Answered {
-            response: relay(response, session).await,
+            response: relay(response, session, deadline, attempt.stream_idle_timeout).await,
             decision: "admitted".to_owned(),
         };
     }
@@ -306,7 +307,12 @@ async fn refusal(response: hyper::Response<hyper::body::Incoming>, provider: &st
 
 /// Relays an upstream answer: an event stream passes through as it comes (metered, finished
 /// when it ends or the client leaves); any other body is read whole, metered and returned.
-async fn relay(response: hyper::Response<hyper::body::Incoming>, session: Session) -> Response {
+async fn relay(
+    response: hyper::Response<hyper::body::Incoming>,
+    session: Session,
+    deadline: tokio::time::Instant,
+    stream_idle_timeout: std::time::Duration,
+) -> Response {
     let status = response.status();
     let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
     let meter = session.respond(content_type.as_ref().map(HeaderValue::as_bytes));
@@ -315,7 +321,13 @@ async fn relay(response: hyper::Response<hyper::body::Incoming>, session: Sessio
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
     if meter.format() == BodyFormat::EventStream {
-        let body = stream::metered_body(response.into_body(), session, meter, status.as_u16());
+        let body = stream::metered_body(
+            response.into_body(),
+            session,
+            meter,
+            status.as_u16(),
+            stream_idle_timeout,
+        );
         return builder
             .header(header::CACHE_CONTROL, "no-cache")
             .body(body)
@@ -327,11 +339,32 @@ async fn relay(response: hyper::Response<hyper::body::Incoming>, session: Sessio
         open: Some((session, meter)),
         status: status.as_u16(),
     };
-    let read = Limited::new(response.into_body(), MAX_UPSTREAM_BODY)
-        .collect()
-        .await;
+    let read = tokio::time::timeout_at(
+        deadline,
+        Limited::new(response.into_body(), MAX_UPSTREAM_BODY).collect(),
+    )
+    .await;
     let Some((session, meter)) = relaying.open.take() else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let read = match read {
+        Ok(read) => read,
+        Err(_) => {
+            // The body did not arrive in time: nothing reached the client; the session is
+            // finished with what was read (a 2xx charges its prompt estimate).
+            let provider = session.provider().to_owned();
+            let extra = session.request().extra(Some(&provider));
+            tracing::warn!(provider = %provider, "upstream body not complete within the request timeout");
+            log_outcome(session.finish(status.as_u16(), meter.finish()));
+            return envelope_response(
+                &GatewayError::new(
+                    504,
+                    "upstream_timeout",
+                    format!("provider {provider} did not send its whole answer within the request timeout"),
+                )
+                .with_extra(extra),
+            );
+        }
     };
     match read {
         Ok(collected) => {

@@ -1,11 +1,14 @@
 //! The body of a streamed answer: passes the upstream's server-sent events through unchanged,
 //! feeds them to the session's usage meter, and finishes the session when the stream ends — or,
-//! when the client goes away or the upstream breaks first, with what was delivered so far (the
-//! core's charging rule decides what that costs).
+//! when the client goes away, the upstream breaks, or no byte comes for the provider's
+//! `stream_idle_timeout_in_seconds`, with what was delivered so far (the core's charging rule
+//! decides what that costs). An idle stream is cut with an error, so the client sees it end
+//! early rather than hang.
 
 use std::{
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
 
 use axum::body::Body;
@@ -14,33 +17,54 @@ use futures_util::Stream;
 use hyper::body::Body as _;
 use hyper::body::Incoming;
 use keyward_host_core::{session::Session, usage::UsageMeter};
+use tokio::time::{Instant, Sleep};
 
 use super::log_outcome;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The upstream body, metered.
 struct Metered {
     upstream: Incoming,
     open: Option<(Session, UsageMeter)>,
     status: u16,
+    idle_timeout: Duration,
+    idle: Pin<Box<Sleep>>,
 }
 
 impl Stream for Metered {
-    type Item = Result<Bytes, hyper::Error>;
+    type Item = Result<Bytes, BoxError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         loop {
             match Pin::new(&mut self.upstream).poll_frame(cx) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    if self.idle.as_mut().poll(cx).is_ready() {
+                        tracing::warn!(
+                            idle_secs = self.idle_timeout.as_secs(),
+                            "upstream stream idle past stream_idle_timeout_in_seconds; cut"
+                        );
+                        self.finish();
+                        let cut = std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the upstream stream went idle",
+                        );
+                        return Poll::Ready(Some(Err(Box::new(cut))));
+                    }
+                    return Poll::Pending;
+                }
                 Poll::Ready(None) => {
                     self.finish();
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(Err(error))) => {
                     self.finish();
-                    return Poll::Ready(Some(Err(error)));
+                    return Poll::Ready(Some(Err(Box::new(error))));
                 }
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
+                        let next = Instant::now() + self.idle_timeout;
+                        self.idle.as_mut().reset(next);
                         if let Some((_, meter)) = self.open.as_mut() {
                             meter.feed(&data);
                         }
@@ -67,12 +91,20 @@ impl Drop for Metered {
     }
 }
 
-/// A response body streaming `upstream`, metered, finishing `session` when it ends or is
-/// dropped.
-pub fn metered_body(upstream: Incoming, session: Session, meter: UsageMeter, status: u16) -> Body {
+/// A response body streaming `upstream`, metered, finishing `session` when it ends, is cut
+/// after `idle_timeout` without a byte, or is dropped.
+pub fn metered_body(
+    upstream: Incoming,
+    session: Session,
+    meter: UsageMeter,
+    status: u16,
+    idle_timeout: Duration,
+) -> Body {
     Body::from_stream(Metered {
         upstream,
         open: Some((session, meter)),
         status,
+        idle_timeout,
+        idle: Box::pin(tokio::time::sleep(idle_timeout)),
     })
 }
