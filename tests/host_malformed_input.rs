@@ -213,3 +213,33 @@ fn thousands_of_bad_bodies_and_queries_get_envelopes_and_no_5xx() {
     let host = host.restart();
     assert_eq!(host.admin("GET", "/api/keys", None).status, 200);
 }
+
+#[test]
+fn a_secret_sent_in_a_wrongly_typed_field_is_not_echoed() {
+    let host = Host::start("malformed-secret-echo", &test_config());
+    let secret = "sk-misplaced-secret-0123456789";
+    for (path, body) in [
+        (
+            "/api/governance/virtual-keys",
+            json!({"name": "echo", "budgets": secret}),
+        ),
+        (
+            "/api/providers/openai/keys",
+            json!({"name": "echo", "value": secret, "azure_key_config": secret}),
+        ),
+        (
+            "/api/providers/openai/keys",
+            json!({"name": "echo", "value": secret, "weight": secret}),
+        ),
+    ] {
+        let reply = host.admin("POST", path, Some(&body));
+        assert_eq!(reply.status, 400, "{path}: {}", reply.text);
+        assert!(
+            !reply.text.contains(secret),
+            "{path} echoed the value: {}",
+            reply.text
+        );
+        assert!(reply.body["error"]["param"].is_string(), "{}", reply.text);
+    }
+    assert!(!host.logs().contains(secret), "the value reached the logs");
+}

@@ -217,7 +217,10 @@ impl HostConfig {
         }
         let warnings = supported::unsupported_fields(&document);
         let mut config: HostConfig = serde_path_to_error::deserialize(&document).map_err(|e| {
-            ConfigError::new(json_path(&e.path().to_string()), e.inner().to_string())
+            ConfigError::new(
+                json_path(&e.path().to_string()),
+                crate::error::without_quoted_strings(&e.inner().to_string()),
+            )
         })?;
         config.prepare_with_env(env)?;
         Ok(Loaded { config, warnings })

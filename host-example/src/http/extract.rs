@@ -9,6 +9,8 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
+use keyward_host_core::error::without_quoted_strings;
+
 use crate::http::error::ApiError;
 
 /// A request body, with a refusal (too large, unreadable) answered in the envelope.
@@ -59,7 +61,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             path
         };
-        ApiError::bad_request(param.clone(), format!("{param}: {}", error.inner()))
+        let reason = without_quoted_strings(&error.inner().to_string());
+        ApiError::bad_request(param.clone(), format!("{param}: {reason}"))
     })?;
     deserializer.end().map_err(|e| {
         ApiError::bad_request(
