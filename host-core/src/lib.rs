@@ -7,6 +7,8 @@
 //! - [`upstream`]: the provider adapters (URL, credential header, timeout, retries per key);
 //! - [`request`]: what an inference request asks for, read without a JSON tree, and the body
 //!   sent upstream;
+//! - [`admission`]: what the headers alone decide (a missing, unknown or inactive virtual
+//!   key), before a body is read;
 //! - [`session`]: [`session::Session`], one request's phases (admit, attempts, respond,
 //!   finish) around the roles;
 //! - [`usage`]: reading usage and delivered output from a response body as it passes;
@@ -17,6 +19,7 @@
 //! The core does no I/O: no async runtime, no HTTP client, no nginx. keyward-host (axum and
 //! hyper) and the nginx module (nginx's event loop) are transport glue over it.
 
+pub mod admission;
 pub mod charge;
 pub mod config;
 pub mod error;

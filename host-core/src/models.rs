@@ -8,16 +8,14 @@
 
 use std::collections::BTreeSet;
 
-use keyward_plugin_api::{
-    abi_stable::std_types::{ROption, RSlice, RStr},
-    ffi::{AuthorizeRequest, ErrorCode, Header, RequestKind, UsageEstimate},
-};
+use keyward_plugin_api::ffi::{Header, RequestKind};
 use serde_json::{Value, json};
 
 use crate::{
+    admission::{authorize_probe, is_about_the_key},
     config::HostConfig,
     error::GatewayError,
-    roles::{Roles, call_with_retry},
+    roles::Roles,
     session::RequestIds,
 };
 
@@ -84,29 +82,9 @@ pub fn list_models(
     catalog: &ModelCatalog,
 ) -> Result<Vec<u8>, GatewayError> {
     let authorize = |provider: Option<&str>, model: &str| {
-        let request = AuthorizeRequest {
-            request_id: ids.next(),
-            headers: RSlice::from_slice(headers),
-            provider: match provider {
-                Some(p) => ROption::RSome(RStr::from_str(p)),
-                None => ROption::RNone,
-            },
-            model: RStr::from_str(model),
-            kind: RequestKind::OTHER,
-            estimate: UsageEstimate::default(),
-        };
-        call_with_retry(&roles.authorizer, |a| a.authorize(&request).map(|_| ()))
+        authorize_probe(roles, ids, headers, provider, model, RequestKind::OTHER)
     };
-    let about_the_key = |code: ErrorCode| {
-        matches!(
-            code,
-            ErrorCode::VIRTUAL_KEY_REQUIRED
-                | ErrorCode::VIRTUAL_KEY_NOT_FOUND
-                | ErrorCode::VIRTUAL_KEY_BLOCKED
-                | ErrorCode::PLUGIN_PANICKED
-                | ErrorCode::PLUGIN_POISONED
-        )
-    };
+    let about_the_key = is_about_the_key;
     // The key itself first, so a caller with no usable key learns why even when the catalog
     // is empty.
     let probe = catalog

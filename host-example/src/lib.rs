@@ -58,6 +58,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         store: store.clone(),
         client: Arc::new(UpstreamClient::new(args.threading)),
         metrics: metrics.clone(),
+        max_body_bytes: max_body,
     };
     let admin = AdminAuth::new(started.admin_token, started.admin_basic);
     let app = router(state, admin, max_body);

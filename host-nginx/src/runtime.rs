@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use keyward_host_core::{
+    admission::check_key,
     error::GatewayError,
     models::{ModelCatalog, list_models},
     request::{InferenceRequest, kind_of},
@@ -134,6 +135,12 @@ impl Runtime {
     /// Gives this worker process its own request-id range (called after fork).
     pub fn reseed_request_ids(&self) {
         self.ids.reseed();
+    }
+
+    /// Refuses, from the headers alone, a request to `path` whose virtual key is missing (where
+    /// required), unknown or inactive.
+    pub fn check_key(&self, path: &str, headers: &[Header<'_>]) -> Result<(), GatewayError> {
+        check_key(&self.roles, &self.ids, headers, kind_of(path))
     }
 
     /// The `GET /v1/models` answer for a caller presenting `headers`.

@@ -375,8 +375,10 @@ def test(run, tmp, conf, port, env, args):
     status, headers, body = post(port, chat("test-model"), vk="sk-bf-nope")
     doc = envelope_ok(run, "unknown virtual key: 403 virtual_key_not_found", status, headers, body, "virtual_key_not_found", 403)
     if doc:
-        run.check("envelope extra_fields", doc.get("extra_fields", {}).get("model_requested") == "test-model"
-                  and doc["extra_fields"].get("request_type") == "chat_completion", str(doc.get("extra_fields")))
+        # The key is refused from the headers, before the body is read: the route is known, the
+        # model is not.
+        run.check("envelope extra_fields", doc.get("extra_fields", {}).get("request_type") == "chat_completion"
+                  and "model_requested" not in doc["extra_fields"], str(doc.get("extra_fields")))
     status, headers, body = post(port, chat("test-model"))
     envelope_ok(run, "no virtual key: 401 virtual_key_required", status, headers, body, "virtual_key_required", 401)
     before_unkeyed = len(Upstream.seen)

@@ -6,6 +6,7 @@
 use std::{io::Read, path::Path, sync::Arc};
 
 use keyward_host_core::{
+    admission::check_key,
     config::HostConfig,
     error::GatewayError,
     models::{ModelCatalog, list_models},
@@ -107,6 +108,9 @@ impl TestHost {
                 },
                 Err(error) => refused(&error),
             };
+        }
+        if let Err(error) = check_key(&self.roles, &self.ids, &pairs, kind_of(path)) {
+            return refused(&error);
         }
         let request = match InferenceRequest::parse(kind_of(path), body) {
             Ok(request) => request,

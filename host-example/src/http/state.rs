@@ -13,4 +13,6 @@ pub struct AppState {
     pub client: Arc<UpstreamClient>,
     /// The metrics.
     pub metrics: Arc<Metrics>,
+    /// The largest request body read (`client.max_request_body_size_mb`), in bytes.
+    pub max_body_bytes: usize,
 }

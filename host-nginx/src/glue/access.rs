@@ -155,9 +155,13 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
             return NGX_ERROR as ngx_int_t;
         }
         (*(*r).ctx.add(module().ctx_index)) = ctx as *mut c_void;
-        if denied {
+        // The key first, from the headers: a request no key admits is refused before its body
+        // is read (the core's admission check, as in keyward-host).
+        let path = String::from_utf8_lossy((*r).uri.as_bytes()).into_owned();
+        let key_refusal = (*ctx).runtime.check_key(&path, &headers(r)).err();
+        if denied || key_refusal.is_some() {
             ngx_http_discard_request_body(r);
-            let denial = too_large(max_body);
+            let denial = key_refusal.unwrap_or_else(|| too_large(max_body));
             (*ctx).decision = denial.decision();
             (*ctx).outcome = Outcome::Denied {
                 denial: denial.clone(),

@@ -14,13 +14,14 @@ use std::time::Instant;
 use axum::{
     Router,
     body::{Body, Bytes},
-    extract::State,
+    extract::{Request as ClientRequest, State},
     http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use http_body_util::{BodyExt, Full, Limited};
 use keyward_host_core::{
+    admission::check_key,
     error::GatewayError,
     request::InferenceRequest,
     session::{
@@ -36,7 +37,7 @@ use keyward_plugin_api::{
 use tracing::Instrument;
 
 use crate::{
-    http::{error::envelope_response, extract::RawBody, state::AppState},
+    http::{error::envelope_response, state::AppState},
     metrics::Metrics,
 };
 
@@ -54,50 +55,35 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/models", get(models::list))
 }
 
-async fn chat_completions(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Response {
+async fn chat_completions(State(state): State<AppState>, request: ClientRequest) -> Response {
     forward(
         state,
         RequestKind::CHAT_COMPLETION,
         "chat_completion",
         "/v1/chat/completions",
-        headers,
-        body,
+        request,
     )
     .await
 }
 
-async fn text_completions(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Response {
+async fn text_completions(State(state): State<AppState>, request: ClientRequest) -> Response {
     forward(
         state,
         RequestKind::TEXT_COMPLETION,
         "text_completion",
         "/v1/completions",
-        headers,
-        body,
+        request,
     )
     .await
 }
 
-async fn embeddings(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
-) -> Response {
+async fn embeddings(State(state): State<AppState>, request: ClientRequest) -> Response {
     forward(
         state,
         RequestKind::EMBEDDING,
         "embedding",
         "/v1/embeddings",
-        headers,
-        body,
+        request,
     )
     .await
 }
@@ -136,8 +122,7 @@ async fn forward(
     kind: RequestKind,
     request_type: &'static str,
     path: &'static str,
-    headers: HeaderMap,
-    body: Bytes,
+    request: ClientRequest,
 ) -> Response {
     let metrics = state.metrics.clone();
     let span = tracing::info_span!(
@@ -145,7 +130,7 @@ async fn forward(
         route = request_type,
         request_id = tracing::field::Empty
     );
-    let answered = forward_in_span(state, kind, path, headers, body)
+    let answered = forward_in_span(state, kind, path, request)
         .instrument(span)
         .await;
     metrics.request(
@@ -160,17 +145,31 @@ async fn forward_in_span(
     state: AppState,
     kind: RequestKind,
     path: &'static str,
-    headers: HeaderMap,
-    body: Bytes,
+    request: ClientRequest,
 ) -> Answered {
     let started = Instant::now();
     let metrics = &state.metrics;
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let pairs = header_pairs(&headers);
+    let plugins = state.store.plugins().clone();
+    // The key first, from the headers: a request no key admits is refused before its body is
+    // read.
+    if let Err(error) = check_key(&plugins.roles, state.client.ids(), &pairs, kind) {
+        tracing::info!(decision = %error.error_type, status = error.status, "denied");
+        // Read and drop what the client sends (never held), so it gets the answer rather than
+        // a reset connection.
+        discard_body(body, state.max_body_bytes).await;
+        return Answered::error(&error, metrics);
+    }
+    let body = match read_body(body, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(error) => return Answered::error(&error, metrics),
+    };
     let request = match InferenceRequest::parse(kind, &body) {
         Ok(request) => request,
         Err(error) => return Answered::error(&error, metrics),
     };
-    let pairs = header_pairs(&headers);
-    let plugins = state.store.plugins().clone();
     let mut session =
         match Session::admit(plugins.roles.clone(), state.client.ids(), &pairs, request) {
             Ok(session) => session,
@@ -247,6 +246,38 @@ async fn forward_in_span(
             response: relay(response, session, deadline, attempt.stream_idle_timeout).await,
             decision: "admitted".to_owned(),
         };
+    }
+}
+
+/// Reads a request body up to `limit` bytes.
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
+    let too_large = || {
+        GatewayError::new(
+            413,
+            "payload_too_large",
+            "the request body is larger than the configured limit (client.max_request_body_size_mb)",
+        )
+    };
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(error) => Err(GatewayError::bad_request(
+            "body",
+            format!("cannot read the request body: {error}"),
+        )),
+    }
+}
+
+/// Reads up to `limit` bytes of a body and drops each piece as it comes.
+async fn discard_body(mut body: Body, limit: usize) {
+    let mut seen = 0usize;
+    while seen <= limit {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                seen += frame.data_ref().map_or(0, |data| data.len());
+            }
+            _ => return,
+        }
     }
 }
 
