@@ -28,6 +28,28 @@ pub fn is_about_the_key(code: ErrorCode) -> bool {
     )
 }
 
+/// The authorizer's question: who (`headers`) asks for `provider` / `model`, of this size.
+pub(crate) fn authorize_request<'a>(
+    request_id: u64,
+    headers: &'a [Header<'a>],
+    provider: Option<&'a str>,
+    model: &'a str,
+    kind: RequestKind,
+    estimate: UsageEstimate,
+) -> AuthorizeRequest<'a> {
+    AuthorizeRequest {
+        request_id,
+        headers: RSlice::from_slice(headers),
+        provider: match provider {
+            Some(p) => ROption::RSome(RStr::from_str(p)),
+            None => ROption::RNone,
+        },
+        model: RStr::from_str(model),
+        kind,
+        estimate,
+    }
+}
+
 /// Asks the authorizer about `provider` / `model` for the caller presenting `headers`.
 pub(crate) fn authorize_probe(
     roles: &Roles,
@@ -37,17 +59,14 @@ pub(crate) fn authorize_probe(
     model: &str,
     kind: RequestKind,
 ) -> Result<(), KeywardError> {
-    let request = AuthorizeRequest {
-        request_id: ids.next(),
-        headers: RSlice::from_slice(headers),
-        provider: match provider {
-            Some(p) => ROption::RSome(RStr::from_str(p)),
-            None => ROption::RNone,
-        },
-        model: RStr::from_str(model),
+    let request = authorize_request(
+        ids.next(),
+        headers,
+        provider,
+        model,
         kind,
-        estimate: UsageEstimate::default(),
-    };
+        UsageEstimate::default(),
+    );
     call_with_retry(&roles.authorizer, |a| a.authorize(&request).map(|_| ()))
 }
 

@@ -84,7 +84,6 @@ pub fn list_models(
     let authorize = |provider: Option<&str>, model: &str| {
         authorize_probe(roles, ids, headers, provider, model, RequestKind::OTHER)
     };
-    let about_the_key = is_about_the_key;
     // The key itself first, so a caller with no usable key learns why even when the catalog
     // is empty.
     let probe = catalog
@@ -93,7 +92,7 @@ pub fn list_models(
         .map(|(p, m)| (Some(p.as_str()), m.as_str()))
         .unwrap_or((None, "*"));
     if let Err(error) = authorize(probe.0, probe.1)
-        && about_the_key(error.code)
+        && is_about_the_key(error.code)
     {
         return Err(GatewayError::from_plugin("authorization", error));
     }
@@ -103,7 +102,7 @@ pub fn list_models(
             Ok(()) => data.push(json!({
                 "id": format!("{provider}/{model}"), "object": "model", "created": 0, "owned_by": provider,
             })),
-            Err(error) if about_the_key(error.code) => {
+            Err(error) if is_about_the_key(error.code) => {
                 return Err(GatewayError::from_plugin("authorization", error));
             }
             Err(_) => {}

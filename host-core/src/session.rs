@@ -26,14 +26,15 @@ use std::{borrow::Cow, collections::VecDeque, sync::Arc, time::Duration};
 
 use http::{HeaderName, HeaderValue};
 use keyward_plugin_api::{
-    abi_stable::std_types::{ROption, RSlice, RStr},
+    abi_stable::std_types::{RSlice, RStr},
     ffi::{
-        AuthorizeRequest, ErrorCode, FailedKey, FailureKind, Header, KeySelectorExt, KeywardError,
-        ReserveRequest, SelectRequest,
+        ErrorCode, FailedKey, FailureKind, Header, KeySelectorExt, KeywardError, ReserveRequest,
+        SelectRequest,
     },
 };
 
 use crate::{
+    admission::authorize_request,
     charge::{Charge, charge},
     error::GatewayError,
     request::InferenceRequest,
@@ -445,18 +446,14 @@ fn authorize(
     request: &InferenceRequest,
     provider: Option<&str>,
 ) -> Result<Authorized, KeywardError> {
-    let provider = provider.or(request.provider.as_deref());
-    let call = AuthorizeRequest {
+    let call = authorize_request(
         request_id,
-        headers: RSlice::from_slice(headers),
-        provider: match provider {
-            Some(p) => ROption::RSome(RStr::from_str(p)),
-            None => ROption::RNone,
-        },
-        model: RStr::from_str(&request.model),
-        kind: request.kind,
-        estimate: request.estimate,
-    };
+        headers,
+        provider.or(request.provider.as_deref()),
+        &request.model,
+        request.kind,
+        request.estimate,
+    );
     call_with_retry(&roles.authorizer, |a| {
         a.authorize(&call).map(|admission| Authorized {
             virtual_key_id: admission.virtual_key_id.to_string(),

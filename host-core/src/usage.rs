@@ -248,10 +248,15 @@ struct Reported {
 
 impl Reported {
     fn usage(&self) -> Option<Usage> {
-        self.usage
-            .or_else(|| self.response.as_ref().and_then(|r| r.usage))
-            .and_then(WireUsage::to_usage)
+        reported(self.usage, self.response.as_ref())
     }
+}
+
+/// The usage an answer reports: its own `usage`, else its `response`'s (Responses API).
+fn reported(usage: Option<WireUsage>, response: Option<&Inner>) -> Option<Usage> {
+    usage
+        .or_else(|| response.and_then(|r| r.usage))
+        .and_then(WireUsage::to_usage)
 }
 
 /// An answer or a streamed event, as far as usage and delivered text go.
@@ -386,9 +391,7 @@ impl WireUsage {
 
 impl Answer<'_> {
     fn usage(&self) -> Option<Usage> {
-        self.usage
-            .or_else(|| self.response.as_ref().and_then(|r| r.usage))
-            .and_then(WireUsage::to_usage)
+        reported(self.usage, self.response.as_ref())
     }
 
     /// Bytes of generated text this answer or event carries; `None` when it has none of the

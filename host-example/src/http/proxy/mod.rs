@@ -366,10 +366,7 @@ async fn relay(
     }
     // The client may leave while the answer is read: the guard then finishes the session with
     // what was read (a 2xx is charged, not released), as the stream's body does.
-    let mut relaying = Relaying {
-        open: Some((session, meter)),
-        status: status.as_u16(),
-    };
+    let mut relaying = Relaying::new(session, meter, status.as_u16());
     let read = tokio::time::timeout_at(
         deadline,
         Limited::new(response.into_body(), MAX_UPSTREAM_BODY).collect(),
@@ -422,17 +419,39 @@ async fn relay(
     }
 }
 
-/// A session whose answer is being read; finished with what was read if dropped first.
-struct Relaying {
+/// A session whose answer is being relayed, with its meter: finished with what was metered
+/// when [`finish`](Self::finish) is called or when it is dropped first (the client left), once.
+pub(super) struct Relaying {
     open: Option<(Session, UsageMeter)>,
     status: u16,
 }
 
-impl Drop for Relaying {
-    fn drop(&mut self) {
+impl Relaying {
+    pub(super) fn new(session: Session, meter: UsageMeter, status: u16) -> Self {
+        Self {
+            open: Some((session, meter)),
+            status,
+        }
+    }
+
+    /// Feeds relayed bytes to the meter (nothing once finished).
+    pub(super) fn feed(&mut self, bytes: &[u8]) {
+        if let Some((_, meter)) = self.open.as_mut() {
+            meter.feed(bytes);
+        }
+    }
+
+    /// Finishes the session with what was metered, if it is still open.
+    pub(super) fn finish(&mut self) {
         if let Some((session, meter)) = self.open.take() {
             log_outcome(session.finish(self.status, meter.finish()));
         }
+    }
+}
+
+impl Drop for Relaying {
+    fn drop(&mut self) {
+        self.finish();
     }
 }
 

@@ -19,15 +19,14 @@ use hyper::body::Incoming;
 use keyward_host_core::{session::Session, usage::UsageMeter};
 use tokio::time::{Instant, Sleep};
 
-use super::log_outcome;
+use super::Relaying;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The upstream body, metered.
 struct Metered {
     upstream: Incoming,
-    open: Option<(Session, UsageMeter)>,
-    status: u16,
+    relaying: Relaying,
     idle_timeout: Duration,
     idle: Pin<Box<Sleep>>,
 }
@@ -44,7 +43,7 @@ impl Stream for Metered {
                             idle_secs = self.idle_timeout.as_secs(),
                             "upstream stream idle past stream_idle_timeout_in_seconds; cut"
                         );
-                        self.finish();
+                        self.relaying.finish();
                         let cut = std::io::Error::new(
                             std::io::ErrorKind::TimedOut,
                             "the upstream stream went idle",
@@ -54,40 +53,23 @@ impl Stream for Metered {
                     return Poll::Pending;
                 }
                 Poll::Ready(None) => {
-                    self.finish();
+                    self.relaying.finish();
                     return Poll::Ready(None);
                 }
                 Poll::Ready(Some(Err(error))) => {
-                    self.finish();
+                    self.relaying.finish();
                     return Poll::Ready(Some(Err(Box::new(error))));
                 }
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
                         let next = Instant::now() + self.idle_timeout;
                         self.idle.as_mut().reset(next);
-                        if let Some((_, meter)) = self.open.as_mut() {
-                            meter.feed(&data);
-                        }
+                        self.relaying.feed(&data);
                         return Poll::Ready(Some(Ok(data)));
                     }
                 }
             }
         }
-    }
-}
-
-impl Metered {
-    fn finish(&mut self) {
-        if let Some((session, meter)) = self.open.take() {
-            log_outcome(session.finish(self.status, meter.finish()));
-        }
-    }
-}
-
-impl Drop for Metered {
-    fn drop(&mut self) {
-        // The client went away mid-stream: what was delivered is charged.
-        self.finish();
     }
 }
 
@@ -102,8 +84,8 @@ pub fn metered_body(
 ) -> Body {
     Body::from_stream(Metered {
         upstream,
-        open: Some((session, meter)),
-        status,
+        // Dropped with the body (the client left): what was delivered is charged.
+        relaying: Relaying::new(session, meter, status),
         idle_timeout,
         idle: Box::pin(tokio::time::sleep(idle_timeout)),
     })
