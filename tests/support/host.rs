@@ -209,14 +209,19 @@ impl Host {
             let logs = logs.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                    if let Some(at) = line.find("listening on ") {
-                        let address = line[at + "listening on ".len()..]
+                    // The line is kept before the address is announced, so a test that reads
+                    // the logs right after the start sees the listening line.
+                    let address = line.find("listening on ").map(|at| {
+                        line[at + "listening on ".len()..]
                             .split_whitespace()
                             .next()
-                            .unwrap_or("");
-                        let _ = address_tx.send(address.to_owned());
-                    }
+                            .unwrap_or("")
+                            .to_owned()
+                    });
                     logs.lock().unwrap().push(line);
+                    if let Some(address) = address {
+                        let _ = address_tx.send(address);
+                    }
                 }
             });
         }
