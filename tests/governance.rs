@@ -81,6 +81,7 @@ impl Roles {
             })
             .collect();
         let request = AuthorizeRequest {
+            extensions: Default::default(),
             request_id: id,
             headers: RSlice::from_slice(&headers),
             provider: provider.map(RStr::from_str).into(),
@@ -107,6 +108,7 @@ impl Roles {
     fn reserve(&self, id: u64, vk_id: &str, provider: &str) -> Result<Reservation, KeywardError> {
         self.enforcer
             .reserve(&ReserveRequest {
+                extensions: Default::default(),
                 request_id: id,
                 virtual_key_id: RStr::from_str(vk_id),
                 provider: RStr::from_str(provider),
@@ -132,6 +134,7 @@ fn denied<T: std::fmt::Debug>(result: Result<T, KeywardError>, code: ErrorCode, 
 
 fn settled(tokens: u64) -> Usage {
     Usage {
+        extensions: Default::default(),
         input_tokens: tokens / 2,
         cached_input_tokens: 0,
         output_tokens: tokens - tokens / 2,

@@ -38,6 +38,7 @@ pub(crate) fn authorize_request<'a>(
     estimate: UsageEstimate,
 ) -> AuthorizeRequest<'a> {
     AuthorizeRequest {
+        extensions: Default::default(),
         request_id,
         headers: RSlice::from_slice(headers),
         provider: match provider {

@@ -52,6 +52,7 @@ pub fn charge(status: u16, metered: &Metered, estimate: &UsageEstimate) -> Charg
     }
     let cap = estimate.max_output_tokens.into_option().unwrap_or(u64::MAX);
     Charge::Settle(Usage {
+        extensions: Default::default(),
         input_tokens: estimate.input_tokens,
         cached_input_tokens: 0,
         output_tokens: metered.delivered_output_tokens.min(cap),
@@ -73,6 +74,7 @@ mod tests {
 
     fn usage(input: u64, output: u64) -> Usage {
         Usage {
+            extensions: Default::default(),
             input_tokens: input,
             cached_input_tokens: 0,
             output_tokens: output,

@@ -341,6 +341,7 @@ impl Session {
 
     fn reserve(&mut self) -> Result<(), GatewayError> {
         let reserve = ReserveRequest {
+            extensions: Default::default(),
             request_id: self.request_id,
             virtual_key_id: RStr::from_str(&self.virtual_key_id),
             provider: RStr::from_str(&self.provider),
@@ -380,6 +381,7 @@ impl Session {
             .as_ref()
             .map(|ids| ids.iter().map(|id| RStr::from_str(id)).collect());
         let request = SelectRequest {
+            extensions: Default::default(),
             provider: RStr::from_str(&self.provider),
             model: RStr::from_str(&self.request.model),
             kind: self.request.kind,

@@ -380,6 +380,7 @@ impl WireUsage {
             .and_then(|d| d.cached_tokens)
             .unwrap_or(0);
         Some(Usage {
+            extensions: Default::default(),
             input_tokens: input,
             cached_input_tokens: cached.min(input),
             output_tokens: self.completion_tokens.or(self.output_tokens).unwrap_or(0),

@@ -7,7 +7,7 @@ use abi_stable::{
     std_types::{ROption, RSlice, RStr},
 };
 
-use super::{ErrorCode, RequestKind};
+use super::{ErrorCode, Extensions, InlineExtensions, RequestKind};
 
 /// One request header, name in lower case.
 #[repr(C)]
@@ -47,6 +47,8 @@ pub struct AuthorizeRequest<'a> {
     pub kind: RequestKind,
     /// The size estimate.
     pub estimate: UsageEstimate,
+    /// What a newer host adds (docs/abi.md, "Extension keys"); empty from an older one.
+    pub extensions: Extensions<'a>,
 }
 
 /// How many fallback providers an [`Admission`] carries at most.
@@ -110,6 +112,8 @@ pub struct Admission<'a> {
     /// In shadow mode, what the decision would have been had it been enforced
     /// ([`ErrorCode::NONE`] when it would have admitted).
     pub would_deny: ErrorCode,
+    /// What a newer authorizer adds; an older host ignores it.
+    pub extensions: Extensions<'a>,
 }
 
 /// A reservation request: made after authorization, before the upstream call.
@@ -126,6 +130,8 @@ pub struct ReserveRequest<'a> {
     pub model: RStr<'a>,
     /// The size estimate.
     pub estimate: UsageEstimate,
+    /// What a newer host adds; empty from an older one.
+    pub extensions: Extensions<'a>,
 }
 
 /// A reservation held until settle or release.
@@ -140,6 +146,8 @@ pub struct Reservation {
     pub reserved_cost_nanos: u64,
     /// In shadow mode, the limit that would have denied it ([`ErrorCode::NONE`] if none).
     pub would_deny: ErrorCode,
+    /// What a newer enforcer adds; an older host ignores it.
+    pub extensions: InlineExtensions,
 }
 
 /// The usage of a finished request, from the upstream's `usage` object.
@@ -156,6 +164,8 @@ pub struct Usage {
     pub cost_nanos: ROption<u64>,
     /// Whether the upstream call succeeded.
     pub success: bool,
+    /// Usage details a newer host adds (docs/abi.md, "Extension keys"); empty from an older one.
+    pub extensions: InlineExtensions,
 }
 
 /// What a settlement did.
@@ -169,4 +179,6 @@ pub struct Settlement {
     /// `true` when this request id had already been settled or released: nothing was charged
     /// again (settlement is idempotent).
     pub duplicate: bool,
+    /// What a newer enforcer adds; an older host ignores it.
+    pub extensions: InlineExtensions,
 }

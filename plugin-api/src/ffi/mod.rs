@@ -4,6 +4,7 @@
 //! role traits are prefix types that only ever grow at the end. The rules: `docs/abi.md`.
 
 mod error;
+mod extension;
 mod governance;
 mod host;
 mod roles;
@@ -11,6 +12,7 @@ mod root;
 mod selection;
 
 pub use error::{ErrorCode, KeywardError};
+pub use extension::{Extension, ExtensionKey, Extensions, InlineExtensions, MAX_INLINE_EXTENSIONS};
 pub use governance::{
     Admission, AuthorizeRequest, Fallbacks, Header, MAX_FALLBACKS, Reservation, ReserveRequest,
     Settlement, Usage, UsageEstimate,

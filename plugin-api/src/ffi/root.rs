@@ -107,7 +107,7 @@ impl RoleSet {
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModRef)))]
-#[sabi(missing_field(panic))]
+#[sabi(missing_field(option))]
 pub struct PluginMod {
     /// Describes the plugin.
     pub describe: extern "C" fn() -> PluginInfo,

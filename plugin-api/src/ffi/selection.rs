@@ -8,6 +8,8 @@ use abi_stable::{
     std_types::{ROption, RSlice, RStr},
 };
 
+use super::Extensions;
+
 /// What kind of request is being served. A `u8` newtype, not a Rust enum, so kinds added later
 /// are read safely by older plugins (they fall into "not batch").
 #[repr(transparent)]
@@ -90,6 +92,8 @@ pub struct SelectRequest<'a> {
     pub allowed_key_ids: ROption<RSlice<'a, RStr<'a>>>,
     /// Keys that already failed in this request, in the order they failed.
     pub failed: RSlice<'a, FailedKey<'a>>,
+    /// What a newer host adds (docs/abi.md, "Extension keys"); empty from an older one.
+    pub extensions: Extensions<'a>,
 }
 
 impl<'a> SelectRequest<'a> {
@@ -102,6 +106,7 @@ impl<'a> SelectRequest<'a> {
             pinned_key: ROption::RNone,
             allowed_key_ids: ROption::RNone,
             failed: RSlice::EMPTY,
+            extensions: Extensions::NONE,
         }
     }
 }

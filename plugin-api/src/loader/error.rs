@@ -51,7 +51,7 @@ pub enum LoadError {
     IncompatibleVersion {
         /// The path asked for.
         path: PathBuf,
-        /// The host's interface version.
+        /// The versions the host accepts (`0.3.x`: its own `0.y` line).
         expected: String,
         /// The plugin's interface version.
         found: String,

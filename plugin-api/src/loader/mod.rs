@@ -300,33 +300,46 @@ fn unique_name(prefix: &str) -> String {
     format!("{prefix}-{}-{n}-{nanos}", std::process::id())
 }
 
-/// Our rule, stricter than abi_stable's (which accepts any newer 0.y): a plugin must be built
-/// against the same `0.y` (or, from 1.0 on, the same major) interface as the host, and a patch
-/// level at least the host's; within that, the layout check and the prefix types decide.
-fn check_interface_version(path: &Path, plugin: &str) -> Result<(), LoadError> {
-    let incompatible = || LoadError::IncompatibleVersion {
-        path: path.to_path_buf(),
-        expected: crate::INTERFACE_VERSION.to_owned(),
-        found: plugin.to_owned(),
-    };
+/// The contract's version rule (docs/abi.md, "Evolution"): a plugin loads when it was built
+/// against the same `0.y` as the host (from 1.0 on: the same major), whatever either's patch
+/// level. Within that line the contract only grows at the end of its prefix types: what an
+/// older plugin lacks reads as absent (each appended item documents what that means) and what a
+/// newer plugin has beyond the host's contract is never read. abi_stable's own rule would also
+/// accept any newer `0.y` and leave it to the layout check; ours refuses another line before
+/// any of its layout is read, with [`LoadError::IncompatibleVersion`].
+pub fn interface_versions_compatible(host: &str, plugin: &str) -> bool {
     let parse = |text: &str| -> Option<(u64, u64, u64)> {
         let core = text.split(['-', '+']).next()?;
         let mut parts = core.split('.').map(|part| part.parse::<u64>().ok());
         let version = (parts.next()??, parts.next()??, parts.next()??);
         parts.next().is_none().then_some(version)
     };
-    let (Some(host), Some(found)) = (parse(crate::INTERFACE_VERSION), parse(plugin)) else {
-        return Err(incompatible());
-    };
-    let compatible = if host.0 == 0 {
-        found.0 == 0 && found.1 == host.1 && found.2 >= host.2
-    } else {
-        found.0 == host.0 && found.1 >= host.1
-    };
-    if compatible {
+    match (parse(host), parse(plugin)) {
+        (Some(host), Some(found)) if host.0 == 0 => found.0 == 0 && found.1 == host.1,
+        (Some(host), Some(found)) => found.0 == host.0,
+        _ => false,
+    }
+}
+
+fn check_interface_version(path: &Path, plugin: &str) -> Result<(), LoadError> {
+    if interface_versions_compatible(crate::INTERFACE_VERSION, plugin) {
         Ok(())
     } else {
-        Err(incompatible())
+        Err(LoadError::IncompatibleVersion {
+            path: path.to_path_buf(),
+            expected: compatible_line(crate::INTERFACE_VERSION),
+            found: plugin.to_owned(),
+        })
+    }
+}
+
+/// `0.3.x` for `0.3.1`, `2.x.x` for `2.1.0`: what a plugin's version must match, for messages.
+fn compatible_line(host: &str) -> String {
+    let mut parts = host.split('.');
+    match (parts.next(), parts.next()) {
+        (Some("0"), Some(minor)) => format!("0.{minor}.x"),
+        (Some(major), _) => format!("{major}.x.x"),
+        _ => host.to_owned(),
     }
 }
 

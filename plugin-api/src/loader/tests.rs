@@ -1,41 +1,44 @@
 use std::path::Path;
 
-use super::{LoadError, check_interface_version};
-
-fn verdict(plugin: &str) -> bool {
-    check_interface_version(Path::new("p.so"), plugin).is_ok()
-}
+use super::{LoadError, check_interface_version, interface_versions_compatible};
 
 #[test]
-fn only_the_same_zero_minor_with_a_patch_at_least_the_hosts_is_compatible() {
-    assert_eq!(
-        crate::INTERFACE_VERSION,
-        "0.2.0",
-        "the cases below assume host 0.2.0"
+fn within_one_zero_minor_every_patch_level_is_compatible_both_ways() {
+    let host = "0.3.1";
+    assert!(interface_versions_compatible(host, "0.3.0"), "older plugin");
+    assert!(interface_versions_compatible(host, "0.3.1"));
+    assert!(interface_versions_compatible(host, "0.3.9"), "newer plugin");
+    assert!(
+        interface_versions_compatible("0.3.0", "0.3.1"),
+        "older host"
     );
     assert!(
-        !verdict("0.1.1"),
-        "an older 0.y is a breaking change (0.2.0 changed KeySelector::select)"
+        !interface_versions_compatible(host, "0.2.0"),
+        "an older 0.y"
     );
-    assert!(verdict("0.2.0"));
-    assert!(verdict("0.2.7"), "a newer patch only appends");
-    assert!(!verdict("0.3.0"), "a newer 0.y is a breaking change");
-    assert!(!verdict("0.0.9"));
-    assert!(!verdict("1.1.0"));
-    assert!(!verdict("0.99.0"));
-    assert!(!verdict("not a version"));
-    assert!(!verdict("0.1"));
+    assert!(!interface_versions_compatible(host, "0.4.0"), "a newer 0.y");
+    assert!(!interface_versions_compatible(host, "1.3.1"));
+    assert!(!interface_versions_compatible(host, "0.3"));
+    assert!(!interface_versions_compatible(host, "not a version"));
+    assert!(interface_versions_compatible(host, "0.3.2-rc.1"));
 }
 
 #[test]
-fn the_error_names_both_versions_and_the_path() {
-    let error = check_interface_version(Path::new("/x/libp.so"), "0.9.0").unwrap_err();
+fn from_one_on_the_major_decides() {
+    assert!(interface_versions_compatible("1.4.0", "1.0.3"));
+    assert!(interface_versions_compatible("1.0.3", "1.9.0"));
+    assert!(!interface_versions_compatible("1.4.0", "2.4.0"));
+    assert!(!interface_versions_compatible("1.4.0", "0.4.0"));
+}
+
+#[test]
+fn the_error_names_the_path_the_plugins_version_and_the_line_it_must_match() {
+    let error = check_interface_version(Path::new("/x/libp.so"), "0.99.0").unwrap_err();
     assert!(matches!(error, LoadError::IncompatibleVersion { .. }));
     let text = error.to_string();
+    let line = crate::INTERFACE_VERSION.rsplit_once('.').unwrap().0;
     assert!(
-        text.contains("/x/libp.so")
-            && text.contains("0.9.0")
-            && text.contains(crate::INTERFACE_VERSION),
+        text.contains("/x/libp.so") && text.contains("0.99.0") && text.contains(line),
         "{text}"
     );
 }

@@ -144,6 +144,7 @@ impl Caller<'_> {
             max_output_tokens: ROption::RSome(256),
         };
         let request = AuthorizeRequest {
+            extensions: Default::default(),
             request_id,
             headers: RSlice::from_slice(&headers),
             provider: ROption::RSome(RStr::from_str("openai")),
@@ -153,6 +154,7 @@ impl Caller<'_> {
         };
         let admission = self.authorizer.authorize(&request).unwrap();
         let reservation = self.enforcer.reserve(&ReserveRequest {
+            extensions: Default::default(),
             request_id,
             virtual_key_id: admission.virtual_key_id,
             provider: admission.provider,
@@ -165,6 +167,7 @@ impl Caller<'_> {
     #[inline]
     fn settle(&self, request_id: u64) {
         let usage = Usage {
+            extensions: Default::default(),
             input_tokens: 500,
             cached_input_tokens: 0,
             output_tokens: 100,
@@ -222,6 +225,7 @@ impl Caller<'_> {
         }];
         for id in 0..iters {
             let request = AuthorizeRequest {
+                extensions: Default::default(),
                 request_id: id,
                 headers: RSlice::from_slice(&headers),
                 provider: ROption::RSome(RStr::from_str("openai")),
@@ -258,6 +262,7 @@ fn bench(c: &mut Criterion) {
             value: RStr::from_str(&one.bearer),
         }];
         let request = AuthorizeRequest {
+            extensions: Default::default(),
             request_id: 1,
             headers: RSlice::from_slice(&headers),
             provider: ROption::RSome(RStr::from_str("openai")),

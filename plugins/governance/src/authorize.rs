@@ -23,6 +23,7 @@ use crate::{
 
 fn admission<'a>(virtual_key_id: &'a str, provider: RStr<'a>) -> Admission<'a> {
     Admission {
+        extensions: Default::default(),
         virtual_key_id: RStr::from_str(virtual_key_id),
         provider,
         allowed_key_ids: ROption::RNone,

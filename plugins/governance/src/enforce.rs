@@ -125,6 +125,7 @@ impl Engine {
             None => ErrorCode::NONE,
         };
         Ok(Reservation {
+            extensions: Default::default(),
             request_id: request.request_id,
             reserved_tokens: open.tokens,
             reserved_cost_nanos: open.cost_nanos,
@@ -180,6 +181,7 @@ impl Engine {
             .is_ok_and(|(key, config)| key == held.key && config == held.provider);
         if same {
             return Ok(Reservation {
+                extensions: Default::default(),
                 request_id: request.request_id,
                 reserved_tokens: held.tokens,
                 reserved_cost_nanos: held.cost_nanos,
@@ -242,6 +244,7 @@ impl Engine {
             self.policy.counters[step.counter as usize].settle(open.amount(step.kind), actual, now);
         }
         Settlement {
+            extensions: Default::default(),
             charged_cost_nanos: cost,
             charged_tokens: tokens,
             duplicate: false,
@@ -254,6 +257,7 @@ impl Engine {
             let path = self.path_of(open.key, open.provider);
             self.give_back(path, open, path.steps.len());
             Settlement {
+                extensions: Default::default(),
                 charged_cost_nanos: 0,
                 charged_tokens: 0,
                 duplicate: false,

@@ -89,6 +89,7 @@ fn admissions_and_reservations_allocate_nothing() {
     }];
     let request =
         |headers: &'static [Header<'static>], provider: Option<&'static str>| AuthorizeRequest {
+            extensions: Default::default(),
             request_id: 1,
             headers: RSlice::from_slice(headers),
             provider: provider.map(RStr::from_str).into(),
@@ -122,6 +123,7 @@ fn admissions_and_reservations_allocate_nothing() {
     assert_eq!(allocations, 0, "the admit path allocated");
 
     let usage = Usage {
+        extensions: Default::default(),
         input_tokens: 10,
         cached_input_tokens: 0,
         output_tokens: 10,
@@ -131,6 +133,7 @@ fn admissions_and_reservations_allocate_nothing() {
     let allocations = allocations_during(|| {
         for id in 0..1_000u64 {
             let reservation = enforcer.reserve(&ReserveRequest {
+                extensions: Default::default(),
                 request_id: id,
                 virtual_key_id: RStr::from_str("vk"),
                 provider: RStr::from_str("openai"),

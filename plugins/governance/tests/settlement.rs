@@ -59,6 +59,7 @@ fn the_host_cost_wins_and_cached_tokens_are_cheaper() {
     h.decide(2, "sk-bf-x", "openai", "test-model", 1_000, 10)
         .unwrap();
     let cached = Usage {
+        extensions: Default::default(),
         input_tokens: 1_000,
         cached_input_tokens: 800,
         output_tokens: 0,

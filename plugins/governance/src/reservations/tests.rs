@@ -2,6 +2,7 @@ use super::*;
 
 fn settlement(cost: u64) -> Settlement {
     Settlement {
+        extensions: Default::default(),
         charged_cost_nanos: cost,
         charged_tokens: 0,
         duplicate: false,

@@ -78,6 +78,7 @@ impl Harness {
         model: &str,
     ) -> Result<Admitted, KeywardError> {
         let request = AuthorizeRequest {
+            extensions: Default::default(),
             request_id,
             headers: RSlice::from_slice(headers),
             provider: provider.map(RStr::from_str).into(),
@@ -116,6 +117,7 @@ impl Harness {
     ) -> Result<Reservation, KeywardError> {
         self.enforcer
             .reserve(&ReserveRequest {
+                extensions: Default::default(),
                 request_id,
                 virtual_key_id: RStr::from_str(vk_id),
                 provider: RStr::from_str(provider),
@@ -176,6 +178,7 @@ impl Harness {
 
 pub fn usage(input: u64, output: u64, cost_nanos: Option<u64>) -> Usage {
     Usage {
+        extensions: Default::default(),
         input_tokens: input,
         cached_input_tokens: 0,
         output_tokens: output,
