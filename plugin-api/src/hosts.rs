@@ -1,5 +1,5 @@
 //! Ready-made [`HostServices`] implementations: [`SystemHost`] (system clock, logs through
-//! `tracing`) for real hosts, and [`ManualHost`] (a clock the test moves by hand, logs kept in
+//! `tracing`) for real hosts, [`QuietHost`] (no log) for configuration checks, and [`ManualHost`] (a clock the test moves by hand, logs kept in
 //! memory) for deterministic tests of budget windows and rate limits, without sleeping.
 //!
 //! ```
@@ -51,6 +51,27 @@ impl HostServices for SystemHost {
     fn log(&self, level: LogLevel, message: RStr<'_>) {
         log_through_tracing(level, message.as_str());
     }
+}
+
+/// The system clock, and no log: the host a configuration is checked with
+/// ([`export::validate_by_building`](crate::export::validate_by_building)), so a check leaves
+/// no trace of instances that are dropped at once.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct QuietHost;
+
+impl QuietHost {
+    /// A handle to pass to a builder.
+    pub fn handle() -> HostHandle {
+        HostServices_TO::from_ptr(RArc::new(QuietHost), TD_Opaque)
+    }
+}
+
+impl HostServices for QuietHost {
+    fn now_unix_nanos(&self) -> u64 {
+        coarse_unix_nanos()
+    }
+
+    fn log(&self, _: LogLevel, _: RStr<'_>) {}
 }
 
 /// The coarse real-time clock in nanoseconds since the Unix epoch (0 before the epoch).

@@ -1,8 +1,16 @@
 //! The root module every plugin exports: a prefix type, so fields are only ever appended (after
-//! the `#[sabi(last_prefix_field)]` one) and an older host still loads a newer plugin.
+//! the `#[sabi(last_prefix_field)]` one): an older host still loads a newer plugin (it never
+//! reads what it does not know) and a newer host an older plugin (an appended field it lacks
+//! reads as `None`, `missing_field(option)`, and each appended field documents what the host
+//! does then).
 //!
 //! A plugin declares it with `#[export_root_module]`; see `plugins/testing/panicking` for the
 //! smallest complete plugin and `docs/abi.md` for the evolution rules.
+
+// Scoped allowance for the `StableAbi` derive of the prefix type in this module, and nothing
+// else here: the accessor it generates for an appended field (which an older plugin may lack)
+// reads that field through an `unsafe` block written by abi_stable, not by us.
+#![allow(unsafe_code)]
 
 use abi_stable::{
     StableAbi, declare_root_module_statics,
@@ -121,6 +129,16 @@ pub struct PluginMod {
         roles: RoleMask,
         host: HostHandle,
     ) -> RResult<RoleSet, KeywardError>,
+
+    /// Checks the configuration for the `roles` asked for without building them: nothing is
+    /// connected, started or logged, so a host can check a configuration before it is used
+    /// (`keyward-host --check-config`). The same errors as `instantiate`. **Added in 0.3.1**: a
+    /// plugin built against 0.3.0 lacks it (the host reads it as absent), and hosts then build
+    /// the roles and drop them
+    /// ([`LoadedPlugin::validate`](crate::loader::LoadedPlugin::validate)).
+    #[cfg(not(keyward_previous_patch))]
+    pub validate:
+        extern "C" fn(config_json: RStr<'_>, roles: RoleMask) -> RResult<(), KeywardError>,
 }
 
 impl RootModule for PluginModRef {

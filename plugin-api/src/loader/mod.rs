@@ -90,15 +90,8 @@ impl LoadedPlugin {
         (self.module.describe())()
     }
 
-    /// Builds the `roles` asked for from `config_json`. Fails with
-    /// [`LoadError::MissingRole`] when the plugin does not provide one, and with
-    /// [`LoadError::Constructor`] when the constructor refuses the configuration or panics.
-    pub fn instantiate(
-        &self,
-        config_json: &str,
-        roles: RoleMask,
-        host: HostHandle,
-    ) -> Result<RoleSet, LoadError> {
+    /// [`LoadError::MissingRole`] when the plugin does not provide one of `roles`.
+    fn check_roles(&self, roles: RoleMask) -> Result<(), LoadError> {
         let provided = self.info().roles;
         for role in [
             RoleMask::KEY_SELECTION,
@@ -113,6 +106,19 @@ impl LoadedPlugin {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Builds the `roles` asked for from `config_json`. Fails with
+    /// [`LoadError::MissingRole`] when the plugin does not provide one, and with
+    /// [`LoadError::Constructor`] when the constructor refuses the configuration or panics.
+    pub fn instantiate(
+        &self,
+        config_json: &str,
+        roles: RoleMask,
+        host: HostHandle,
+    ) -> Result<RoleSet, LoadError> {
+        self.check_roles(roles)?;
         let set = (self.module.instantiate())(RStr::from_str(config_json), roles, host)
             .into_result()
             .map_err(|error| LoadError::Constructor {
@@ -142,6 +148,39 @@ impl LoadedPlugin {
             }),
             None => Ok(set),
         }
+    }
+}
+
+impl LoadedPlugin {
+    /// Checks `config_json` for `roles` without keeping anything: through the plugin's own
+    /// `validate` when it exports one (0.3.1 and later: nothing is built), else — a plugin
+    /// built against 0.3.0 — by building the roles with `host` and dropping them. The errors
+    /// of [`instantiate`](Self::instantiate).
+    #[cfg(not(keyward_previous_patch))]
+    pub fn validate(
+        &self,
+        config_json: &str,
+        roles: RoleMask,
+        host: HostHandle,
+    ) -> Result<(), LoadError> {
+        match self.module.validate() {
+            Some(validate) => {
+                self.check_roles(roles)?;
+                validate(RStr::from_str(config_json), roles)
+                    .into_result()
+                    .map_err(|error| LoadError::Constructor {
+                        path: self.report.path.clone(),
+                        error,
+                    })
+            }
+            None => self.instantiate(config_json, roles, host).map(drop),
+        }
+    }
+
+    /// Whether this plugin exports its own `validate` (built against 0.3.1 or later).
+    #[cfg(not(keyward_previous_patch))]
+    pub fn validates_without_building(&self) -> bool {
+        self.module.validate().is_some()
     }
 }
 
@@ -176,9 +215,7 @@ pub fn load_plugin_in(path: &Path, copy_dir: &Path) -> Result<LoadedPlugin, Load
     let header = opened.map_err(|error| classify(path, error))?;
     let plugin_interface = header.version_strings().version.to_string();
     check_interface_version(path, &plugin_interface)?;
-    let module = header
-        .init_root_module::<PluginModRef>()
-        .map_err(|error| classify(path, error))?;
+    let module = checked_root_module(path, header, &plugin_interface)?;
     let info = (module.describe())();
     let report = LoadReport {
         path: path.to_path_buf(),
@@ -331,6 +368,63 @@ fn check_interface_version(path: &Path, plugin: &str) -> Result<(), LoadError> {
             found: plugin.to_owned(),
         })
     }
+}
+
+/// The plugin's root module, once its layout is checked against the host's with the older of
+/// the two as the interface. abi_stable's own check (`init_root_module`) takes the host's types
+/// as the interface, so it accepts a plugin whose prefix types have *more* fields (a newer
+/// plugin) and refuses one with fewer ("too many fields"): an older plugin. Within one `0.y`
+/// the two contracts differ only by fields and methods appended to prefix types, and every
+/// such field is read through an accessor that checks the plugin's own metadata (absent: `None`,
+/// or the method's default), so the older side is the interface whichever it is. Everything
+/// else (the per-request structs, field names, types, lifetimes) must match either way.
+fn checked_root_module(
+    path: &Path,
+    header: &'static abi_stable::library::LibHeader,
+    plugin_interface: &str,
+) -> Result<PluginModRef, LoadError> {
+    use abi_stable::{StableAbi, abi_stability::abi_checking::check_layout_compatibility};
+
+    let Some(plugin_layout) = header.layout() else {
+        return Err(LoadError::LayoutMismatch {
+            path: path.to_path_buf(),
+            details: "the plugin exports no layout of its root module to check".to_owned(),
+        });
+    };
+    let host_layout = <PluginModRef as StableAbi>::LAYOUT;
+    let (interface, implementation) =
+        if patch_level(plugin_interface) < patch_level(crate::INTERFACE_VERSION) {
+            (plugin_layout, host_layout)
+        } else {
+            (host_layout, plugin_layout)
+        };
+    check_layout_compatibility(interface, implementation).map_err(|errors| {
+        LoadError::LayoutMismatch {
+            path: path.to_path_buf(),
+            details: first_lines(&errors.to_string(), 12),
+        }
+    })?;
+    // SAFETY: `init_root_module_with_unchecked_layout` transmutes the plugin's root module to
+    // the host's `PluginModRef` without checking layouts; the check just above compared the two
+    // root-module layouts, recursively (every type reachable from it), and found them
+    // compatible with the older contract as the interface. What that direction admits beyond
+    // abi_stable's own check is a host type with more prefix fields than the plugin's, and
+    // prefix fields beyond the plugin's are only reached through accessors that consult the
+    // plugin's own field metadata (the module's `missing_field(option)`, methods' defaults).
+    // The interface version (and so the `0.y` line) was checked before this call.
+    #[allow(unsafe_code)]
+    let module = unsafe { header.init_root_module_with_unchecked_layout::<PluginModRef>() };
+    module.map_err(|error| classify(path, error))
+}
+
+/// The patch level of `version` (`1` for `0.3.1`); `0` when it does not parse.
+fn patch_level(version: &str) -> u64 {
+    version
+        .split(['-', '+'])
+        .next()
+        .and_then(|core| core.rsplit('.').next())
+        .and_then(|patch| patch.parse().ok())
+        .unwrap_or(0)
 }
 
 /// `0.3.x` for `0.3.1`, `2.x.x` for `2.1.0`: what a plugin's version must match, for messages.
