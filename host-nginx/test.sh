@@ -11,6 +11,8 @@ root="$(cd "$here/.." && pwd)"
 
 echo "== building the plugins" >&2
 (cd "$root" && cargo build -p keyward-weighted-selector -p keyward-round-robin-selector -p keyward-governance >&2)
+echo "== building the out-of-tree example plugin (examples/priority-selector)" >&2
+(cd "$root" && cargo build --locked --manifest-path examples/priority-selector/Cargo.toml --target-dir target >&2)
 echo "== building the mock upstream" >&2
 (cd "$root" && cargo build -p keyward-host --bin keyward-mock-upstream >&2)
 echo "== building the module" >&2
@@ -28,7 +30,8 @@ echo "== end-to-end" >&2
 # The reload check rebuilds the selector (touching its sources forces a new build at the same path).
 rebuild="touch '$root/plugins/weighted-selector/src/lib.rs' && cd '$root' && cargo build -q -p keyward-weighted-selector"
 status=0
-python3 "$here/tests/e2e.py" --module "$module" --plugins "$root/target/debug" --rebuild-cmd "$rebuild" || status=1
+python3 "$here/tests/e2e.py" --module "$module" --plugins "$root/target/debug" --rebuild-cmd "$rebuild" \
+    --example-plugin "$root/target/debug/libpriority_selector.so" || status=1
 echo "== behaviour table" >&2
 python3 "$here/tests/table.py" --module "$module" --plugins "$root/target/debug" \
     --mock-upstream "$root/target/debug/keyward-mock-upstream" || status=1

@@ -277,6 +277,7 @@ def main():
     parser.add_argument("--module", required=True)
     parser.add_argument("--plugins", required=True)
     parser.add_argument("--rebuild-cmd", default="")
+    parser.add_argument("--example-plugin", default="", help="examples/priority-selector's .so")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     run = Run()
@@ -558,6 +559,62 @@ def test(run, tmp, conf, port, env, args):
                   len(keys) == 6 and all(a != b for a, b in zip(keys, keys[1:])), str([k[-4:] for k in keys if k]))
     else:
         run.check("round-robin selector built", False, rr)
+
+    if args.example_plugin:
+        example_plugin(run, tmp, conf, port, env, args.example_plugin)
+
+
+def reload_under_traffic(tmp, conf, port, env):
+    """`nginx -s reload` while a client posts; (reload accepted, new load logged, statuses)."""
+    log_path = os.path.join(tmp, "error.log")
+    loads_before = open(log_path).read().count("keyward: loaded")
+    statuses = []
+    stop = threading.Event()
+
+    def traffic():
+        while not stop.is_set():
+            statuses.append(post(port, chat("test-model"), vk="sk-bf-reload")[0])
+
+    thread = threading.Thread(target=traffic)
+    thread.start()
+    time.sleep(0.3)
+    result = subprocess.run([NGINX, "-p", tmp, "-c", conf, "-s", "reload"], env=env, capture_output=True, text=True)
+    loaded = wait_for(lambda: open(log_path).read().count("keyward: loaded") > loads_before, 15)
+    time.sleep(1.0)
+    stop.set()
+    thread.join()
+    return result.returncode == 0 and loaded, statuses
+
+
+def example_plugin(run, tmp, conf, port, env, built):
+    """The out-of-tree example selector: switched to at a new path, then replaced in place."""
+    log_path = os.path.join(tmp, "error.log")
+    example = os.path.join(tmp, "plugins", "priority", "libpriority_selector.so")
+    os.makedirs(os.path.dirname(example), exist_ok=True)
+    shutil.copy(built, example)
+    config_path = os.path.join(tmp, "config.json")
+    changed = json.load(open(config_path))
+    changed["plugins"]["key_selection"]["path"] = example
+    json.dump(changed, open(config_path + ".new", "w"))
+    os.replace(config_path + ".new", config_path)
+    ok, statuses = reload_under_traffic(tmp, conf, port, env)
+    run.check("reload naming the example selector's path", ok and f"priority-selector from {example}" in open(log_path).read(),
+              open(log_path).read()[-400:])
+    run.check("every request while switching to the example answered 200",
+              len(statuses) > 3 and all(s == 200 for s in statuses), f"{len(statuses)}: {sorted(set(statuses))}")
+    before = len(Upstream.seen)
+    for _ in range(4):
+        post(port, chat("test-model"), vk="sk-bf-main")
+    keys = [s["authorization"] for s in Upstream.seen[before:]]
+    # Equal weights: the first configured key is the primary and serves every request.
+    run.check("the example selector sends every request to its primary key",
+              len(keys) == 4 and all(k == f"Bearer {KEY_A}" for k in keys), str([k[-4:] for k in keys if k]))
+    shutil.copy(built, example + ".new")
+    os.replace(example + ".new", example)
+    ok, statuses = reload_under_traffic(tmp, conf, port, env)
+    run.check("the example replaced in place and reloaded", ok)
+    run.check("every request while replacing the example answered 200",
+              len(statuses) > 3 and all(s == 200 for s in statuses), f"{len(statuses)}: {sorted(set(statuses))}")
 
 
 if __name__ == "__main__":

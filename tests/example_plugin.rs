@@ -1,0 +1,98 @@
+//! The out-of-tree example plugin (`examples/priority-selector`, a crate of its own that
+//! depends on the contract by path) in keyward-host: built as a plugin author builds it,
+//! loaded as the key selector, and swapped under load — replaced in place and reloaded — with
+//! no failed request. The nginx module loads it too (`host-nginx/tests/e2e.py`).
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use serde_json::json;
+use support::{
+    artifact_dir,
+    host::{Host, MockUpstream, proxy_config, scratch_dir},
+};
+
+fn build_example() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let target = artifact_dir().parent().unwrap().to_path_buf();
+    let manifest =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/priority-selector/Cargo.toml");
+    let status = Command::new(cargo)
+        .args(["build", "-q", "--locked", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building {} failed", manifest.display());
+    artifact_dir().join("libpriority_selector.so")
+}
+
+fn chat(host: &Host) -> u16 {
+    host.request(
+        "POST",
+        "/v1/chat/completions",
+        Some(&json!({"model": "openai/gpt-4o", "max_tokens": 5, "messages": []})),
+        &[("authorization", "Bearer sk-bf-open-0123456789")],
+    )
+    .status
+}
+
+#[test]
+fn the_example_selector_serves_in_keyward_host_and_swaps_under_load_without_a_failed_request() {
+    let built = build_example();
+    let mock = MockUpstream::start();
+    let dir = scratch_dir("example-plugin");
+    let installed = dir.join("libpriority_selector.so");
+    std::fs::copy(&built, &installed).unwrap();
+    let mut config = proxy_config(&mock);
+    config["plugins"]["key_selection"] = json!({"path": installed});
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+    let host = Host::start_in(dir.clone()).expect("keyward-host starts with the example");
+    assert!(
+        host.logs().contains("plugin=priority-selector"),
+        "{}",
+        host.logs()
+    );
+    assert_eq!(chat(&host), 200);
+
+    let stop = AtomicBool::new(false);
+    let statuses = std::thread::scope(|scope| {
+        let client = scope.spawn(|| {
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                statuses.push(chat(&host));
+            }
+            statuses
+        });
+        for round in 0..3 {
+            // What a deployment does: write the new build beside the old, rename it over.
+            let staged = dir.join(format!("libpriority_selector.so.{round}"));
+            std::fs::copy(&built, &staged).unwrap();
+            std::fs::rename(&staged, &installed).unwrap();
+            let reload = host.admin("POST", "/api/plugins/reload", None);
+            assert_eq!(reload.status, 200, "{}", reload.text);
+            assert!(reload.text.contains("priority-selector"), "{}", reload.text);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        client.join().unwrap()
+    });
+    assert!(statuses.len() > 3, "{} requests", statuses.len());
+    assert!(
+        statuses.iter().all(|s| *s == 200),
+        "{:?}",
+        statuses.iter().filter(|s| **s != 200).collect::<Vec<_>>()
+    );
+}
