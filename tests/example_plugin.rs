@@ -96,3 +96,79 @@ fn the_example_selector_serves_in_keyward_host_and_swaps_under_load_without_a_fa
         statuses.iter().filter(|s| **s != 200).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn a_reload_naming_another_path_switches_the_role_under_load_and_a_restart_keeps_it() {
+    let built = build_example();
+    let mock = MockUpstream::start();
+    let dir = scratch_dir("example-plugin-switch");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let installed = elsewhere.join("libpriority_selector.so");
+    std::fs::copy(&built, &installed).unwrap();
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(&proxy_config(&mock)).unwrap(),
+    )
+    .unwrap();
+    let mut host = Host::start_in(dir.clone()).expect("keyward-host starts");
+    assert!(host.logs().contains("plugin=weighted-selector"));
+
+    // Refusals change nothing: a relative path, a file that is not there, an unknown field.
+    let relative = host.admin(
+        "POST",
+        "/api/plugins/reload",
+        Some(&json!({"plugins": {"key_selection": {"path": "libpriority_selector.so"}}})),
+    );
+    assert_eq!(relative.status, 422, "{}", relative.text);
+    assert!(relative.text.contains("key_selection.path"), "{}", relative.text);
+    let missing = host.admin(
+        "POST",
+        "/api/plugins/reload",
+        Some(&json!({"plugins": {"key_selection": {"path": elsewhere.join("absent.so")}}})),
+    );
+    assert_eq!(missing.status, 422, "{}", missing.text);
+    assert!(missing.text.contains("absent.so"), "{}", missing.text);
+    let unknown = host.admin(
+        "POST",
+        "/api/plugins/reload",
+        Some(&json!({"plugins": {"key_selector": {"path": installed}}})),
+    );
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    assert!(unknown.text.contains("key_selector"), "{}", unknown.text);
+    assert_eq!(chat(&host), 200, "the old plugins still serve");
+
+    let stop = AtomicBool::new(false);
+    let statuses = std::thread::scope(|scope| {
+        let client = scope.spawn(|| {
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                statuses.push(chat(&host));
+            }
+            statuses
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let switched = host.admin(
+            "POST",
+            "/api/plugins/reload",
+            Some(&json!({"plugins": {"key_selection": {"path": installed}}})),
+        );
+        assert_eq!(switched.status, 200, "{}", switched.text);
+        assert!(switched.text.contains("priority-selector"), "{}", switched.text);
+        assert!(switched.text.contains("governance"), "the other role kept its plugin");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        client.join().unwrap()
+    });
+    assert!(statuses.len() > 3, "{} requests", statuses.len());
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+
+    host.stop();
+    let host = Host::start_in(dir).expect("restarts");
+    assert!(
+        host.logs().contains("plugin=priority-selector"),
+        "the saved configuration keeps the switch: {}",
+        host.logs()
+    );
+    assert_eq!(chat(&host), 200);
+}

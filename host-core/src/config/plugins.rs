@@ -88,6 +88,45 @@ impl PluginsBlock {
         .collect()
     }
 
+    /// This block with the roles `change` names replaced by its entries (a reload that names
+    /// other plugins): a `governance` entry replaces `authorization` and `enforcement`, either
+    /// of those replaces `governance`; roles `change` does not name are kept.
+    pub fn replaced_by(&self, change: &PluginsBlock) -> PluginsBlock {
+        let mut next = self.clone();
+        if change.key_selection.is_some() {
+            next.key_selection.clone_from(&change.key_selection);
+        }
+        if change.governance.is_some() {
+            next.governance.clone_from(&change.governance);
+            next.authorization = None;
+            next.enforcement = None;
+        }
+        if change.authorization.is_some() || change.enforcement.is_some() {
+            next.governance = None;
+            if change.authorization.is_some() {
+                next.authorization.clone_from(&change.authorization);
+            }
+            if change.enforcement.is_some() {
+                next.enforcement.clone_from(&change.enforcement);
+            }
+        }
+        next
+    }
+
+    /// The first entry whose path is relative, by its field name (`key_selection`, …): a block
+    /// sent to a running host has no file to resolve relative paths against.
+    pub fn relative_path(&self) -> Option<&'static str> {
+        [
+            ("key_selection", &self.key_selection),
+            ("governance", &self.governance),
+            ("authorization", &self.authorization),
+            ("enforcement", &self.enforcement),
+        ]
+        .into_iter()
+        .find(|(_, entry)| entry.as_ref().is_some_and(|e| e.path.is_relative()))
+        .map(|(name, _)| name)
+    }
+
     /// The groups to load, in load order: the key selector first, then governance (or the
     /// authorizer and the enforcer); an entry named twice is one group serving both roles.
     pub fn groups(&self) -> Result<Vec<PluginGroup>, PluginsBlockError> {

@@ -118,3 +118,46 @@ fn role_data_gives_the_selector_redacted_keys_and_governance_the_vk_requirement(
     assert!(selector.contains("\"k1\""));
     assert_eq!(data.governance["enforce_virtual_keys"], true);
 }
+
+#[test]
+fn a_plugins_change_replaces_the_roles_it_names_and_keeps_the_others() {
+    use super::{PluginEntry, PluginsBlock};
+    let entry = |path: &str| {
+        Some(PluginEntry {
+            path: path.into(),
+            config: Default::default(),
+        })
+    };
+    let current = PluginsBlock {
+        key_selection: entry("/a.so"),
+        governance: entry("/g.so"),
+        ..PluginsBlock::default()
+    };
+    let selector = current.replaced_by(&PluginsBlock {
+        key_selection: entry("/b.so"),
+        ..PluginsBlock::default()
+    });
+    assert_eq!(selector.key_selection, entry("/b.so"));
+    assert_eq!(selector.governance, entry("/g.so"));
+    let split = current.replaced_by(&PluginsBlock {
+        authorization: entry("/auth.so"),
+        enforcement: entry("/enf.so"),
+        ..PluginsBlock::default()
+    });
+    assert_eq!(split.governance, None, "either of the two replaces governance");
+    assert_eq!(split.groups().unwrap().len(), 3);
+    let half = current.replaced_by(&PluginsBlock {
+        authorization: entry("/auth.so"),
+        ..PluginsBlock::default()
+    });
+    assert!(half.groups().is_err(), "an enforcer is then missing, and said so");
+    assert_eq!(
+        PluginsBlock {
+            key_selection: entry("rel.so"),
+            ..PluginsBlock::default()
+        }
+        .relative_path(),
+        Some("key_selection")
+    );
+    assert_eq!(current.relative_path(), None);
+}

@@ -45,6 +45,8 @@ pub struct Prepared {
     modules: BTreeMap<PathBuf, LoadedPlugin>,
     report: Vec<ReloadedPlugin>,
     started: Instant,
+    /// The role groups the instances were built from, when they replace the current ones.
+    groups: Option<Vec<PluginGroup>>,
 }
 
 /// One plugin of a [`ReloadReport`].
@@ -63,7 +65,8 @@ pub struct PluginHost {
     pub roles: Arc<Roles>,
     host: HostHandle,
     copy_dir: PathBuf,
-    groups: Vec<PluginGroup>,
+    /// Which `.so` provides which roles: replaced by a reload that names other plugins.
+    groups: Mutex<Vec<PluginGroup>>,
     modules: Mutex<BTreeMap<PathBuf, LoadedPlugin>>,
     swap: Mutex<()>,
 }
@@ -71,7 +74,7 @@ pub struct PluginHost {
 impl std::fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginHost")
-            .field("groups", &self.groups)
+            .field("groups", &*self.groups.lock())
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +124,7 @@ impl PluginHost {
             modules,
             report,
             started,
+            ..
         } = prepared(
             build_groups(&groups, Path::new(""), data, &host, load, no_check)?,
             started,
@@ -129,7 +133,7 @@ impl PluginHost {
             roles: Roles::new(roles),
             host,
             copy_dir,
-            groups,
+            groups: Mutex::new(groups),
             modules: Mutex::new(modules),
             swap: Mutex::new(()),
         };
@@ -159,6 +163,29 @@ impl PluginHost {
     /// nothing changed — when a plugin refuses the configuration or the enforcer's state could
     /// not be carried over.
     pub fn prepare(&self, data: &RoleData, reload_files: bool) -> Result<Prepared, PluginError> {
+        let groups = self.groups.lock().clone();
+        self.prepare_groups(&groups, data, reload_files)
+    }
+
+    /// Builds new instances from the plugins `block` names (their files loaded again) without
+    /// publishing them; [`commit`](Self::commit) then makes `block` the host's plugins.
+    pub fn prepare_block(
+        &self,
+        block: &PluginsBlock,
+        data: &RoleData,
+    ) -> Result<Prepared, PluginError> {
+        let groups = block.groups()?;
+        let mut prepared = self.prepare_groups(&groups, data, true)?;
+        prepared.groups = Some(groups);
+        Ok(prepared)
+    }
+
+    fn prepare_groups(
+        &self,
+        groups: &[PluginGroup],
+        data: &RoleData,
+        reload_files: bool,
+    ) -> Result<Prepared, PluginError> {
         let modules = self.modules.lock();
         let load = |path: &Path| match (reload_files, modules.get(path)) {
             (false, Some(module)) => Ok(module.clone()),
@@ -172,14 +199,7 @@ impl PluginHost {
             }
         };
         let started = Instant::now();
-        let built = build_groups(
-            &self.groups,
-            Path::new(""),
-            data,
-            &self.host,
-            load,
-            rehearse,
-        )?;
+        let built = build_groups(groups, Path::new(""), data, &self.host, load, rehearse)?;
         Ok(prepared(built, started))
     }
 
@@ -196,6 +216,7 @@ impl PluginHost {
             modules,
             report,
             started,
+            groups,
         } = prepared;
         transfer(
             &self.roles.selector,
@@ -216,6 +237,9 @@ impl PluginHost {
             |new, s| new.import_state(s),
         )?;
         self.modules.lock().extend(modules);
+        if let Some(groups) = groups {
+            *self.groups.lock() = groups;
+        }
         Ok(ReloadReport {
             plugins: report,
             took_ms: elapsed_ms(started),
@@ -274,6 +298,7 @@ fn prepared(built: BuiltGroups, started: Instant) -> Prepared {
         modules,
         report,
         started,
+        groups: None,
     }
 }
 

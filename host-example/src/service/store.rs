@@ -17,7 +17,10 @@ use arc_swap::ArcSwap;
 use keyward_plugin_api::{ffi::ErrorCode, loader::LoadError};
 
 use keyward_host_core::{
-    config::HostConfig, error::GatewayError, models::ModelCatalog, upstream::Routes,
+    config::{HostConfig, PluginsBlock},
+    error::GatewayError,
+    models::ModelCatalog,
+    upstream::Routes,
 };
 
 use crate::service::{
@@ -127,6 +130,43 @@ impl Store {
         tokio::task::spawn_blocking(move || plugins.rebuild(&data, true))
             .await
             .unwrap_or_else(|e| Err(PluginError::Config(format!("reload task failed: {e}"))))
+    }
+
+    /// Switches the roles `change` names to the plugins it names (absolute paths; the other
+    /// roles keep theirs, loaded again): loads and builds them, saves the configuration with
+    /// the new `plugins` block (a restart keeps it), then carries every role's state over and
+    /// switches atomically. On failure nothing changed: the old plugins keep serving and the
+    /// saved configuration is the old one.
+    pub async fn switch_plugins(&self, change: PluginsBlock) -> Result<ReloadReport, PluginError> {
+        if let Some(role) = change.relative_path() {
+            return Err(PluginError::Config(format!(
+                "{role}.path: must be an absolute path (a running host has no configuration file to resolve it against)"
+            )));
+        }
+        let _one_writer = self.writer.lock().await;
+        let mut next = (*self.snapshot()).clone();
+        next.plugins = next.plugins.replaced_by(&change);
+        let bytes = next
+            .to_saved_json()
+            .map_err(|e| PluginError::Config(format!("cannot serialize the configuration: {e}")))?;
+        let data = next.role_data();
+        let plugins = self.plugins.clone();
+        let block = next.plugins.clone();
+        let path = self.data_dir.join(SAVED_CONFIG);
+        let report = tokio::task::spawn_blocking(move || -> Result<ReloadReport, PluginError> {
+            let prepared = plugins.prepare_block(&block, &data)?;
+            atomic_write(&path, &bytes).map_err(|e| {
+                tracing::error!(path = %path.display(), error = %e, "cannot save the configuration");
+                PluginError::Config(
+                    "the configuration could not be saved; nothing was changed".to_owned(),
+                )
+            })?;
+            plugins.commit(prepared)
+        })
+        .await
+        .unwrap_or_else(|e| Err(PluginError::Config(format!("reload task failed: {e}"))))?;
+        self.current.store(Arc::new(next));
+        Ok(report)
     }
 
     /// Writes the enforcer's usage to `usage.json`.

@@ -1,13 +1,22 @@
 //! `POST /api/plugins/reload`: loads the plugin `.so` files named in the configuration again (a
 //! new build at the same path included), carries every role's state to the new instances and
-//! switches atomically. Answers what was loaded (paths, interface versions, time taken); a
-//! failed load leaves the old plugins serving and answers the typed load error.
+//! switches atomically. With a body `{"plugins": {"key_selection": {"path": "/abs/new.so"}}}`
+//! (the configuration's `plugins` shape, absolute paths) the roles it names switch to those
+//! plugins, and the saved configuration keeps them. Answers what was loaded (paths, interface
+//! versions, time taken); a failed load leaves the old plugins serving and answers the typed
+//! load error.
 
 use axum::{Json, Router, extract::State, http::StatusCode, routing::post};
 use keyward_plugin_api::loader::LoadError;
 
+use keyward_host_core::config::PluginsBlock;
+
 use crate::{
-    http::{error::ApiError, state::AppState},
+    http::{
+        error::ApiError,
+        extract::{RawBody, parse_json},
+        state::AppState,
+    },
     service::plugins::{PluginError, ReloadReport},
 };
 
@@ -16,8 +25,24 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/plugins/reload", post(reload))
 }
 
-async fn reload(State(state): State<AppState>) -> Result<Json<ReloadReport>, ApiError> {
-    let outcome = state.store.reload_plugins().await;
+/// The optional body of a reload.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Switch {
+    /// The roles to switch, in the configuration's `plugins` shape.
+    plugins: PluginsBlock,
+}
+
+async fn reload(
+    State(state): State<AppState>,
+    RawBody(body): RawBody,
+) -> Result<Json<ReloadReport>, ApiError> {
+    let outcome = if body.iter().all(u8::is_ascii_whitespace) {
+        state.store.reload_plugins().await
+    } else {
+        let switch: Switch = parse_json(&body)?;
+        state.store.switch_plugins(switch.plugins).await
+    };
     state.metrics.reload(outcome.is_ok());
     match outcome {
         Ok(report) => {
