@@ -121,7 +121,11 @@ fn a_reload_naming_another_path_switches_the_role_under_load_and_a_restart_keeps
         Some(&json!({"plugins": {"key_selection": {"path": "libpriority_selector.so"}}})),
     );
     assert_eq!(relative.status, 422, "{}", relative.text);
-    assert!(relative.text.contains("key_selection.path"), "{}", relative.text);
+    assert!(
+        relative.text.contains("key_selection.path"),
+        "{}",
+        relative.text
+    );
     let missing = host.admin(
         "POST",
         "/api/plugins/reload",
@@ -154,8 +158,15 @@ fn a_reload_naming_another_path_switches_the_role_under_load_and_a_restart_keeps
             Some(&json!({"plugins": {"key_selection": {"path": installed}}})),
         );
         assert_eq!(switched.status, 200, "{}", switched.text);
-        assert!(switched.text.contains("priority-selector"), "{}", switched.text);
-        assert!(switched.text.contains("governance"), "the other role kept its plugin");
+        assert!(
+            switched.text.contains("priority-selector"),
+            "{}",
+            switched.text
+        );
+        assert!(
+            switched.text.contains("governance"),
+            "the other role kept its plugin"
+        );
         std::thread::sleep(std::time::Duration::from_millis(200));
         stop.store(true, Ordering::Relaxed);
         client.join().unwrap()

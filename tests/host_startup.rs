@@ -154,3 +154,46 @@ fn a_plugin_copy_directory_other_users_may_change_stops_the_host() {
         "{logs}"
     );
 }
+
+#[test]
+fn check_config_has_each_plugin_check_its_part_and_writes_nothing() {
+    let dir = scratch_dir("check-config");
+    let check = |config: &serde_json::Value| {
+        std::fs::write(dir.join("config.json"), config.to_string()).expect("write the config");
+        std::process::Command::new(support::host::host_binary())
+            .arg("--check-config")
+            .arg("--config")
+            .arg(dir.join("config.json"))
+            .arg("--data-dir")
+            .arg(dir.join("data"))
+            .output()
+            .expect("runs keyward-host")
+    };
+    let mut config = test_config();
+    config["plugins"] = default_plugins();
+    let valid = check(&config);
+    let stdout = String::from_utf8_lossy(&valid.stdout);
+    assert!(
+        valid.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+    assert!(
+        stdout.contains("weighted-selector") && stdout.contains("governance"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("checked by its validate"), "{stdout}");
+    assert!(
+        !dir.join("data").exists(),
+        "a check writes no data directory"
+    );
+
+    config["plugins"]["governance"]["config"] = json!({"shadow_mode": "sometimes"});
+    let refused = check(&config);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        stderr.contains("shadow_mode") && stderr.contains("libkeyward_governance"),
+        "{stderr}"
+    );
+}

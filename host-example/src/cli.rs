@@ -57,6 +57,12 @@ pub struct Args {
     #[arg(long, env = "KEYWARD_THREADING", value_enum, default_value_t = Threading::WorkStealing)]
     pub threading: Threading,
 
+    /// Check the configuration and have each plugin check its part, then exit (0: the host
+    /// would start; 1: it would not, and why), as `nginx -t` does. Starts nothing and writes
+    /// nothing.
+    #[arg(long)]
+    pub check_config: bool,
+
     /// Serving threads (default: one per CPU core).
     #[arg(long, env = "KEYWARD_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub worker_threads: Option<u16>,

@@ -10,6 +10,21 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging(args.log_format);
+    if args.check_config {
+        return match keyward_host::service::startup::check_config(&args) {
+            Ok(lines) => {
+                for line in lines {
+                    println!("{line}");
+                }
+                println!("keyward-host: the configuration is valid");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("keyward-host: {message}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Work-stealing: requests are served on this runtime's workers. Per-core: this runtime only
     // runs the control work (start-up, snapshots, reloads, signals); `keyward_host::serve`
     // starts the serving threads.

@@ -97,7 +97,7 @@ fn main() {
         let outcome = plugin.validate(mistyped, RoleMask::KEY_SELECTION, SystemHost::handle());
         println!(
             "{}",
-            json!({"step": "validate", "own": plugin.validates_without_building(),
+            json!({"step": "validate", "own": plugin.exports_validate(),
                    "error": outcome.err().map(|e| e.to_string())})
         );
     }

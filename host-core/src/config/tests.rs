@@ -144,13 +144,19 @@ fn a_plugins_change_replaces_the_roles_it_names_and_keeps_the_others() {
         enforcement: entry("/enf.so"),
         ..PluginsBlock::default()
     });
-    assert_eq!(split.governance, None, "either of the two replaces governance");
+    assert_eq!(
+        split.governance, None,
+        "either of the two replaces governance"
+    );
     assert_eq!(split.groups().unwrap().len(), 3);
     let half = current.replaced_by(&PluginsBlock {
         authorization: entry("/auth.so"),
         ..PluginsBlock::default()
     });
-    assert!(half.groups().is_err(), "an enforcer is then missing, and said so");
+    assert!(
+        half.groups().is_err(),
+        "an enforcer is then missing, and said so"
+    );
     assert_eq!(
         PluginsBlock {
             key_selection: entry("rel.so"),

@@ -130,9 +130,11 @@ pub struct PluginMod {
         host: HostHandle,
     ) -> RResult<RoleSet, KeywardError>,
 
-    /// Checks the configuration for the `roles` asked for without building them: nothing is
-    /// connected, started or logged, so a host can check a configuration before it is used
-    /// (`keyward-host --check-config`). The same errors as `instantiate`. **Added in 0.3.1**: a
+    /// Checks the configuration for the `roles` asked for, keeping nothing, so a host can check
+    /// a configuration before it is used (`keyward-host --check-config`): a plugin's own check
+    /// builds nothing (no connection, no state, no log); `export_plugin!` without one builds
+    /// the roles with a host that keeps no log and drops them. The same errors as
+    /// `instantiate`. **Added in 0.3.1**: a
     /// plugin built against 0.3.0 lacks it (the host reads it as absent), and hosts then build
     /// the roles and drop them
     /// ([`LoadedPlugin::validate`](crate::loader::LoadedPlugin::validate)).

@@ -177,9 +177,10 @@ impl LoadedPlugin {
         }
     }
 
-    /// Whether this plugin exports its own `validate` (built against 0.3.1 or later).
+    /// Whether this plugin's root module has `validate` (built against 0.3.1 or later; a
+    /// plugin exported with `export_plugin!` and no `validate:` of its own checks by building).
     #[cfg(not(keyward_previous_patch))]
-    pub fn validates_without_building(&self) -> bool {
+    pub fn exports_validate(&self) -> bool {
         self.module.validate().is_some()
     }
 }
