@@ -12,7 +12,7 @@ use std::{path::PathBuf, process::Command, sync::OnceLock};
 
 use serde_json::{Value, json};
 use support::{
-    artifact_dir,
+    artifact_dir, build_out_of_tree,
     host::{Host, MockUpstream, proxy_config, scratch_dir},
     plugin_path,
 };
@@ -34,17 +34,7 @@ fn built() -> &'static PathBuf {
             .status()
             .expect("run cargo build");
         assert!(current.success(), "building the current level failed");
-        let target = artifact_dir().parent().expect("a target dir").to_path_buf();
-        let manifest =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("contract-levels/previous/Cargo.toml");
-        let previous = Command::new(&cargo)
-            .args(["build", "-q", "--locked", "--manifest-path"])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&target)
-            .status()
-            .expect("run cargo build");
-        assert!(previous.success(), "building the previous level failed");
+        build_out_of_tree("contract-levels/previous/Cargo.toml");
         artifact_dir()
     })
 }

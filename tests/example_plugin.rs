@@ -9,29 +9,17 @@ mod support;
 
 use std::{
     path::PathBuf,
-    process::Command,
     sync::atomic::{AtomicBool, Ordering},
 };
 
 use serde_json::json;
 use support::{
-    artifact_dir,
+    artifact_dir, build_out_of_tree,
     host::{Host, MockUpstream, proxy_config, scratch_dir},
 };
 
 fn build_example() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let target = artifact_dir().parent().unwrap().to_path_buf();
-    let manifest =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/priority-selector/Cargo.toml");
-    let status = Command::new(cargo)
-        .args(["build", "-q", "--locked", "--manifest-path"])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(&target)
-        .status()
-        .expect("run cargo build");
-    assert!(status.success(), "building {} failed", manifest.display());
+    build_out_of_tree("examples/priority-selector/Cargo.toml");
     artifact_dir().join("libpriority_selector.so")
 }
 
@@ -43,6 +31,25 @@ fn chat(host: &Host) -> u16 {
         &[("authorization", "Bearer sk-bf-open-0123456789")],
     )
     .status
+}
+
+/// The statuses of the chat requests a client sent, one after another, while `during` ran.
+fn under_load(host: &Host, during: impl FnOnce()) -> Vec<u16> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let client = scope.spawn(|| {
+            let mut statuses = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                statuses.push(chat(host));
+            }
+            statuses
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        during();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        stop.store(true, Ordering::Relaxed);
+        client.join().unwrap()
+    })
 }
 
 #[test]
@@ -67,15 +74,7 @@ fn the_example_selector_serves_in_keyward_host_and_swaps_under_load_without_a_fa
     );
     assert_eq!(chat(&host), 200);
 
-    let stop = AtomicBool::new(false);
-    let statuses = std::thread::scope(|scope| {
-        let client = scope.spawn(|| {
-            let mut statuses = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                statuses.push(chat(&host));
-            }
-            statuses
-        });
+    let statuses = under_load(&host, || {
         for round in 0..3 {
             // What a deployment does: write the new build beside the old, rename it over.
             let staged = dir.join(format!("libpriority_selector.so.{round}"));
@@ -85,9 +84,6 @@ fn the_example_selector_serves_in_keyward_host_and_swaps_under_load_without_a_fa
             assert_eq!(reload.status, 200, "{}", reload.text);
             assert!(reload.text.contains("priority-selector"), "{}", reload.text);
         }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        stop.store(true, Ordering::Relaxed);
-        client.join().unwrap()
     });
     assert!(statuses.len() > 3, "{} requests", statuses.len());
     assert!(
@@ -142,16 +138,7 @@ fn a_reload_naming_another_path_switches_the_role_under_load_and_a_restart_keeps
     assert!(unknown.text.contains("key_selector"), "{}", unknown.text);
     assert_eq!(chat(&host), 200, "the old plugins still serve");
 
-    let stop = AtomicBool::new(false);
-    let statuses = std::thread::scope(|scope| {
-        let client = scope.spawn(|| {
-            let mut statuses = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                statuses.push(chat(&host));
-            }
-            statuses
-        });
-        std::thread::sleep(std::time::Duration::from_millis(100));
+    let statuses = under_load(&host, || {
         let switched = host.admin(
             "POST",
             "/api/plugins/reload",
@@ -167,9 +154,6 @@ fn a_reload_naming_another_path_switches_the_role_under_load_and_a_restart_keeps
             switched.text.contains("governance"),
             "the other role kept its plugin"
         );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-        stop.store(true, Ordering::Relaxed);
-        client.join().unwrap()
     });
     assert!(statuses.len() > 3, "{} requests", statuses.len());
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");

@@ -489,7 +489,6 @@ def test(run, tmp, conf, port, env, args):
 
     # Reload with a rebuilt plugin, requests flowing meanwhile.
     log_path = os.path.join(tmp, "error.log")
-    loads_before = open(log_path).read().count("keyward: loaded")
     if args.rebuild_cmd:
         rebuilt = subprocess.run(args.rebuild_cmd, shell=True, capture_output=True, text=True)
         run.check("plugin rebuilt", rebuilt.returncode == 0, rebuilt.stderr[-1000:])
@@ -497,23 +496,8 @@ def test(run, tmp, conf, port, env, args):
     dst = os.path.join(tmp, "plugins", "libkeyward_weighted_selector.so")
     shutil.copy(src, dst + ".new")
     os.replace(dst + ".new", dst)
-    statuses = []
-    stop = threading.Event()
-
-    def traffic():
-        while not stop.is_set():
-            statuses.append(post(port, chat("test-model"), vk="sk-bf-reload")[0])
-
-    thread = threading.Thread(target=traffic)
-    thread.start()
-    time.sleep(0.3)
-    result = subprocess.run([NGINX, "-p", tmp, "-c", conf, "-s", "reload"], env=env, capture_output=True, text=True)
-    run.check("nginx -s reload accepted", result.returncode == 0, result.stderr)
-    reloaded = wait_for(lambda: open(log_path).read().count("keyward: loaded") > loads_before, 15)
-    time.sleep(1.0)
-    stop.set()
-    thread.join()
-    run.check("reload loaded the plugins again", reloaded)
+    reloaded, statuses = reload_under_traffic(tmp, conf, port, env)
+    run.check("nginx -s reload accepted and loaded the plugins again", reloaded)
     run.check("every request during the reload answered 200",
               len(statuses) > 3 and all(s == 200 for s in statuses), f"{len(statuses)} requests: {sorted(set(statuses))}")
     status, _, body = post(port, chat("test-model"), vk="sk-bf-main")

@@ -150,19 +150,14 @@ macro_rules! export_plugin {
         description: $description:expr,
         build: $build:expr $(,)?
     ) => {
-        $crate::export_plugin! { @module $name, $roles, $description, $build }
-
-        extern "C" fn keyward_validate(
-            config: ::abi_stable::std_types::RStr<'_>,
-            roles: $crate::ffi::RoleMask,
-        ) -> ::abi_stable::std_types::RResult<(), $crate::ffi::KeywardError> {
-            $crate::export::validate_guarded(
-                $name,
-                $roles,
-                config.as_str(),
-                roles,
-                |config, roles| $crate::export::validate_by_building(config, roles, $build),
-            )
+        $crate::export_plugin! {
+            name: $name,
+            roles: $roles,
+            description: $description,
+            build: $build,
+            validate: |config: &str, roles: $crate::ffi::RoleMask| {
+                $crate::export::validate_by_building(config, roles, $build)
+            },
         }
     };
     (@module $name:expr, $roles:expr, $description:expr, $build:expr) => {

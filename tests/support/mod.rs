@@ -51,3 +51,20 @@ pub fn plugin_path(package: &str) -> PathBuf {
 pub mod host;
 pub mod table;
 pub mod test_host;
+
+/// Builds the crate of `manifest` (relative to the repository: a workspace of its own, such as
+/// `examples/priority-selector/Cargo.toml`) into this target directory, with its lock file, as
+/// its author would; dependencies already built here are reused.
+pub fn build_out_of_tree(manifest: &str) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let target = artifact_dir().parent().unwrap().to_path_buf();
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(manifest);
+    let status = std::process::Command::new(cargo)
+        .args(["build", "-q", "--locked", "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&target)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building {} failed", manifest.display());
+}
