@@ -49,6 +49,9 @@ impl Engine {
     /// Builds the engine from a parsed configuration.
     pub fn new(config: &PluginConfig, host: HostHandle) -> Result<Self, KeywardError> {
         let policy = compile(config, host.now_unix_nanos())?;
+        for warning in &policy.warnings {
+            host.log(LogLevel::WARN, warning.as_str().into());
+        }
         let key_ids: Vec<&str> = policy.keys.iter().map(|k| k.id.as_str()).collect();
         let smoothing = Smoothing::build(config.smoothing.as_ref(), &key_ids, &host)?;
         Ok(Self {

@@ -176,6 +176,8 @@ impl KeyPolicy {
 /// The whole compiled policy.
 #[derive(Debug)]
 pub struct Policy {
+    /// What the configuration asks that is not enforced, one line each (logged at build).
+    pub warnings: Vec<String>,
     /// The options.
     pub options: Options,
     /// The virtual keys.

@@ -41,9 +41,15 @@ pub struct Budget {
     /// The owning virtual key, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub virtual_key_id: Option<String>,
-    /// The owning provider config, if any.
+    /// The owning provider config (its integer `id`), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_config_id: Option<u64>,
+    /// The owning customer, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<String>,
+    /// The owning model config, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_config_id: Option<String>,
 }
 
 impl Budget {
@@ -62,6 +68,44 @@ impl Budget {
             team_id: None,
             virtual_key_id: None,
             provider_config_id: None,
+            customer_id: None,
+            model_config_id: None,
+        }
+    }
+
+    /// The owner this budget names (Bifrost v1.5: a budget names its owner, and has at most
+    /// one): `Ok(None)` for an unowned budget, `Err` naming the fields when it names several.
+    pub fn owner(&self) -> Result<Option<BudgetOwner<'_>>, String> {
+        fn named(id: &Option<String>) -> Option<&str> {
+            id.as_deref().filter(|id| !id.is_empty())
+        }
+        let mut owners = Vec::new();
+        if let Some(id) = named(&self.virtual_key_id) {
+            owners.push(("virtual_key_id", BudgetOwner::VirtualKey(id)));
+        }
+        if let Some(id) = self.provider_config_id {
+            owners.push(("provider_config_id", BudgetOwner::ProviderConfig(id)));
+        }
+        if let Some(id) = named(&self.team_id) {
+            owners.push(("team_id", BudgetOwner::Team(id)));
+        }
+        if let Some(id) = named(&self.customer_id) {
+            owners.push(("customer_id", BudgetOwner::Customer(id)));
+        }
+        if let Some(id) = named(&self.model_config_id) {
+            owners.push(("model_config_id", BudgetOwner::ModelConfig(id)));
+        }
+        match owners.len() {
+            0 => Ok(None),
+            1 => Ok(owners.pop().map(|(_, owner)| owner)),
+            _ => Err(format!(
+                "a budget has one owner, this one names {}",
+                owners
+                    .iter()
+                    .map(|(field, _)| *field)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            )),
         }
     }
 
@@ -94,4 +138,19 @@ impl Budget {
         }
         Ok(())
     }
+}
+
+/// Who owns a budget that names its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BudgetOwner<'a> {
+    /// `virtual_key_id`.
+    VirtualKey(&'a str),
+    /// `provider_config_id`: a virtual key's provider config, by its integer `id`.
+    ProviderConfig(u64),
+    /// `team_id`.
+    Team(&'a str),
+    /// `customer_id`.
+    Customer(&'a str),
+    /// `model_config_id`.
+    ModelConfig(&'a str),
 }

@@ -218,9 +218,11 @@ pub struct ProviderConfig {
 }
 
 impl ProviderConfig {
-    /// Whether every provider key may serve this config.
+    /// Whether every provider key may serve this config: `allow_all_keys`, else `key_ids`
+    /// holding `"*"` (Bifrost v1.5), else an empty list (the older meaning).
     pub fn allows_all_keys(&self) -> bool {
-        self.allow_all_keys.unwrap_or(self.keys.is_empty())
+        self.allow_all_keys
+            .unwrap_or(self.keys.is_empty() || self.keys.iter().any(|k| k.key_id == "*"))
     }
 
     /// Whether the model passes the allow-list and the black-list (exact names; `"*"` in the

@@ -8,8 +8,8 @@ use abi_stable::std_types::RStr;
 use keyward_plugin_api::{
     ffi::KeywardError,
     model::governance::{
-        Budget, Customer, RateLimit, Team, VirtualKey, duration::from_datetime,
-        money::dollars_to_nanos,
+        Budget, Customer, RateLimit, Team, VirtualKey, budget::BudgetOwner,
+        duration::from_datetime, money::dollars_to_nanos,
     },
 };
 use rustc_hash::FxHashMap;
@@ -48,8 +48,12 @@ impl Level {
 
 /// What a level owns, borrowed from its document.
 struct Limits<'c> {
+    /// The level as a budget owner (what a top-level budget names).
+    me: Option<BudgetOwner<'c>>,
     budget_id: Option<&'c str>,
     budgets: Vec<&'c Budget>,
+    /// Top-level budgets that name this level as their owner, with their paths.
+    owned: Vec<(&'c Budget, String)>,
     rate_limit_id: Option<&'c str>,
     rate_limit: Option<&'c RateLimit>,
     calendar_aligned: bool,
@@ -177,8 +181,24 @@ impl<'c> Builder<'c> {
                     format!("no budget with id {id:?} in budgets"),
                 )
             })?;
+            if let Ok(Some(owner)) = budget.owner() {
+                if Some(owner) != limits.me {
+                    return Err(invalid(
+                        &format!("{path}.budget_id"),
+                        format!(
+                            "budget {id:?} names another owner ({budget_path}); a budget has one owner"
+                        ),
+                    ));
+                }
+            }
             let counter = self.budget(budget, id, limits.calendar_aligned, &budget_path)?;
             level.budgets.push(counter);
+        }
+        for (budget, budget_path) in &limits.owned {
+            let counter = self.budget(budget, &budget.id, limits.calendar_aligned, budget_path)?;
+            if !level.budgets.contains(&counter) {
+                level.budgets.push(counter);
+            }
         }
         for (i, budget) in limits.budgets.iter().enumerate() {
             let fallback = format!("{owner_id}/budgets/{i}");
@@ -257,7 +277,18 @@ fn label(kind: &str, name: &str, id: &str) -> String {
     }
 }
 
+/// Each team's level and its customer's id.
+type TeamLevels = HashMap<String, (Level, Option<String>)>;
+/// Each customer's level.
+type CustomerLevels = HashMap<String, Level>;
+
+/// The top-level budgets that name their owner, by owner.
+type OwnedBudgets<'c> = HashMap<BudgetOwner<'c>, Vec<(&'c Budget, String)>>;
+
+#[allow(clippy::too_many_arguments)]
 fn owner_limits<'c>(
+    me: Option<BudgetOwner<'c>>,
+    owned: &OwnedBudgets<'c>,
     budget_id: Option<&'c String>,
     single: Option<&'c Budget>,
     budgets: &'c [Budget],
@@ -265,6 +296,11 @@ fn owner_limits<'c>(
     rate_limit: Option<&'c RateLimit>,
 ) -> Limits<'c> {
     Limits {
+        owned: me
+            .and_then(|me| owned.get(&me))
+            .cloned()
+            .unwrap_or_default(),
+        me,
         budget_id: budget_id.map(String::as_str).filter(|s| !s.is_empty()),
         budgets: single.into_iter().chain(budgets).collect(),
         rate_limit_id: rate_limit_id.map(String::as_str).filter(|s| !s.is_empty()),
@@ -319,6 +355,20 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
                 &format!("budgets[{i}].id"),
                 format!("duplicate budget id {:?}", budget.id),
             ));
+        }
+    }
+    let mut owned: OwnedBudgets<'_> = HashMap::new();
+    let mut warnings = Vec::new();
+    for (i, budget) in budgets.iter().enumerate() {
+        let path = format!("budgets[{i}]");
+        match budget.owner().map_err(|reason| invalid(&path, reason))? {
+            Some(BudgetOwner::ModelConfig(id)) => warnings.push(format!(
+                "{path}: budget {:?} is owned by model config {id:?}; keyward does not enforce \
+                 governance.model_configs yet, so it is not charged (docs/compatibility.md)",
+                budget.id
+            )),
+            Some(owner) => owned.entry(owner).or_default().push((budget, path)),
+            None => {}
         }
     }
     for (i, limit) in rate_limits.iter().enumerate() {
@@ -399,6 +449,8 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
     for id in customer_ids {
         let (customer, path) = &customers[id];
         let limits = owner_limits(
+            Some(BudgetOwner::Customer(&customer.id)),
+            &owned,
             customer.budget_id.as_ref(),
             customer.budget.as_ref(),
             &customer.budgets,
@@ -429,6 +481,8 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
             }
         }
         let limits = owner_limits(
+            Some(BudgetOwner::Team(&team.id)),
+            &owned,
             team.budget_id.as_ref(),
             team.budget.as_ref(),
             &team.budgets,
@@ -455,8 +509,8 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
             &prices,
             key,
             &path,
-            &team_levels,
-            &customer_levels,
+            (&team_levels, &customer_levels),
+            &owned,
         )?;
         if by_id.insert(key.id.clone().into_boxed_str(), i).is_some() {
             return Err(invalid(
@@ -479,7 +533,10 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         compiled.push(policy);
     }
 
+    check_owners_exist(&owned, keys, &team_levels, &customer_levels)?;
+
     Ok(Policy {
+        warnings,
         options: Options {
             enforce_virtual_keys: config.enforce_virtual_keys,
             shadow_mode: config.shadow_mode,
@@ -495,18 +552,57 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
     })
 }
 
+/// Every owner a top-level budget names exists (Bifrost refuses a budget whose owner does not).
+fn check_owners_exist(
+    owned: &OwnedBudgets<'_>,
+    keys: &[VirtualKey],
+    teams: &HashMap<String, (Level, Option<String>)>,
+    customers: &HashMap<String, Level>,
+) -> Result<()> {
+    for (owner, budgets) in owned {
+        let (field, exists, shown) = match owner {
+            BudgetOwner::VirtualKey(id) => (
+                "virtual_key_id",
+                keys.iter().any(|k| k.id == *id),
+                format!("virtual key {id:?}"),
+            ),
+            BudgetOwner::Team(id) => ("team_id", teams.contains_key(*id), format!("team {id:?}")),
+            BudgetOwner::Customer(id) => (
+                "customer_id",
+                customers.contains_key(*id),
+                format!("customer {id:?}"),
+            ),
+            BudgetOwner::ProviderConfig(id) => (
+                "provider_config_id",
+                keys.iter()
+                    .flat_map(|k| &k.provider_configs)
+                    .any(|c| c.id == Some(*id)),
+                format!("provider config with id {id}"),
+            ),
+            BudgetOwner::ModelConfig(_) => continue,
+        };
+        if !exists {
+            let path = budgets.first().map_or("budgets", |(_, path)| path.as_str());
+            return Err(invalid(&format!("{path}.{field}"), format!("no {shown}")));
+        }
+    }
+    Ok(())
+}
+
 fn compile_key<'c>(
     builder: &mut Builder<'c>,
     prices: &PriceTable,
     key: &'c VirtualKey,
     path: &str,
-    teams: &HashMap<String, (Level, Option<String>)>,
-    customers: &HashMap<String, Level>,
+    (teams, customers): (&TeamLevels, &CustomerLevels),
+    owned: &OwnedBudgets<'c>,
 ) -> Result<KeyPolicy> {
     key.validate()
         .map_err(|(field, reason)| invalid(&format!("{path}.{field}"), reason))?;
     let key_label = label("virtual key", &key.name, &key.id);
     let mut limits = owner_limits(
+        Some(BudgetOwner::VirtualKey(&key.id)),
+        owned,
         key.budget_id.as_ref(),
         None,
         &key.budgets,
@@ -556,6 +652,8 @@ fn compile_key<'c>(
             ));
         }
         let mut limits = owner_limits(
+            config.id.map(BudgetOwner::ProviderConfig),
+            owned,
             config.budget_id.as_ref(),
             None,
             &config.budgets,

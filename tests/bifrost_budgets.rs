@@ -1,0 +1,125 @@
+//! Budgets in Bifrost v1.5's shape, through keyward-host: a budget names its owner
+//! (`virtual_key_id`, `provider_config_id`, `team_id`, `customer_id`, `model_config_id`; at most
+//! one), and owners carry no `budget_id`. The configuration below is written from Bifrost's
+//! `transports/config.schema.json` (`governance.budgets[]`, `teams[]`, `customers[]`,
+//! `virtual_keys[].provider_configs[]` with its integer `id`). The refusal at the customer's
+//! level, in both hosts, is a case of `tests/behaviours/table.json`.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use serde_json::{Value, json};
+use support::host::{Host, MockUpstream, default_plugins, scratch_dir};
+
+fn bifrost_config(mock: &MockUpstream, budgets: Value) -> Value {
+    json!({
+        "$schema": "https://www.getbifrost.ai/schema",
+        "providers": {"openai": {
+            "keys": [{"id": "oa-1", "name": "oa-1", "value": "sk-oa-0123456789", "models": ["*"], "weight": 1.0}],
+            "network_config": {"base_url": mock.base}
+        }},
+        "governance": {
+            "customers": [{"id": "cust-acme", "name": "Acme Corp"}],
+            "teams": [{"id": "team-eng", "name": "Engineering", "customer_id": "cust-acme"}],
+            "virtual_keys": [{
+                "id": "vk-eng", "name": "eng-key", "value": "sk-bf-eng-0123456789", "team_id": "team-eng",
+                "provider_configs": [{"id": 1, "provider": "openai", "weight": 1.0,
+                                      "allowed_models": ["*"], "key_ids": ["*"]}]
+            }],
+            "budgets": budgets,
+            "pricing": {"gpt-4o": {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.00001}}
+        },
+        "plugins": default_plugins()
+    })
+}
+
+fn start(name: &str, config: &Value) -> Result<Host, String> {
+    let dir = scratch_dir(name);
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    Host::start_in(dir)
+}
+
+fn chat(host: &Host) -> u16 {
+    host.request(
+        "POST",
+        "/v1/chat/completions",
+        Some(&json!({"model": "openai/gpt-4o", "max_tokens": 20, "messages": []})),
+        &[("authorization", "Bearer sk-bf-eng-0123456789")],
+    )
+    .status
+}
+
+#[test]
+fn every_owner_level_is_charged_the_same_cost_together() {
+    let mock = MockUpstream::start();
+    let budgets = json!([
+        {"id": "b-pc", "max_limit": 10, "reset_duration": "1M", "provider_config_id": 1},
+        {"id": "b-vk", "max_limit": 10, "reset_duration": "1M", "virtual_key_id": "vk-eng"},
+        {"id": "b-team", "max_limit": 10, "reset_duration": "1d", "team_id": "team-eng"},
+        {"id": "b-cust", "max_limit": 10, "reset_duration": "1M", "customer_id": "cust-acme"},
+        {"id": "b-free", "max_limit": 10, "reset_duration": "1M"}
+    ]);
+    let host = start("bifrost-budgets", &bifrost_config(&mock, budgets)).expect("starts");
+    for _ in 0..3 {
+        assert_eq!(chat(&host), 200);
+    }
+    let charged = host.budget_usage("b-pc");
+    assert!(charged > 0.0, "the provider config's budget is charged");
+    for id in ["b-vk", "b-team", "b-cust"] {
+        let usage = host.budget_usage(id);
+        assert!(
+            (usage - charged).abs() < 1e-12,
+            "{id}: {usage} vs {charged}"
+        );
+    }
+    assert_eq!(
+        host.budget_usage("b-free"),
+        0.0,
+        "an unowned, unreferenced budget is not charged"
+    );
+}
+
+#[test]
+fn a_budget_owned_by_a_model_config_is_warned_as_not_enforced() {
+    let mock = MockUpstream::start();
+    let budgets = json!([
+        {"id": "b-model", "max_limit": 10, "reset_duration": "1M", "model_config_id": "mc-gpt4o"}
+    ]);
+    let host = start("bifrost-budgets-model", &bifrost_config(&mock, budgets)).expect("starts");
+    let logs = host.logs();
+    assert!(
+        logs.contains("budgets[0]")
+            && logs.contains("model config")
+            && logs.contains("not charged"),
+        "{logs}"
+    );
+    assert_eq!(chat(&host), 200);
+}
+
+#[test]
+fn a_budget_whose_owner_does_not_exist_or_that_names_two_owners_is_refused_by_field() {
+    let mock = MockUpstream::start();
+    for (budget, field) in [
+        (
+            json!({"id": "b", "max_limit": 1, "reset_duration": "1M", "virtual_key_id": "vk-nope"}),
+            "budgets[0].virtual_key_id",
+        ),
+        (
+            json!({"id": "b", "max_limit": 1, "reset_duration": "1M", "provider_config_id": 9}),
+            "budgets[0].provider_config_id",
+        ),
+        (
+            json!({"id": "b", "max_limit": 1, "reset_duration": "1M", "team_id": "team-eng", "customer_id": "cust-acme"}),
+            "budgets[0]",
+        ),
+    ] {
+        let Err(logs) = start(
+            "bifrost-budgets-bad",
+            &bifrost_config(&mock, json!([budget])),
+        ) else {
+            panic!("started with {budget}");
+        };
+        assert!(logs.contains(field), "{field}: {logs}");
+    }
+}
