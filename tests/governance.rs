@@ -14,7 +14,9 @@ use keyward::{
     loader::{LoadedPlugin, load_plugin},
 };
 
+/// Bifrost v1.4's shape (a team `budget_id`, a key without provider configs): `"version": 1`.
 const CONFIG: &str = r#"{
+  "version": 1,
   "enforce_virtual_keys": true,
   "pricing": {"test-model": {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.000001}},
   "budgets": [{"id": "b-team", "max_limit": 0.0001, "reset_duration": "1M", "calendar_aligned": true}],

@@ -197,3 +197,47 @@ fn check_config_has_each_plugin_check_its_part_and_writes_nothing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_files_version_decides_what_an_empty_allow_list_means_and_another_value_is_refused() {
+    let mut config = test_config();
+    config["version"] = json!(3);
+    let logs = start_error("version-3", &config, &[]);
+    assert!(logs.contains("version") && logs.contains("got 3"), "{logs}");
+
+    // test_config is in Bifrost v1.4's shape with "version": 1: vk-beta (no provider configs)
+    // may call openai. The same file as a v1.5 one (no version) refuses it, and says why.
+    let ask = |host: &Host| {
+        host.request(
+            "POST",
+            "/v1/chat/completions",
+            Some(&json!({"model": "openai/gpt-4o", "messages": []})),
+            &[("authorization", "Bearer sk-bf-beta-0123456789abcdef")],
+        )
+    };
+    let older = test_config();
+    let dir = scratch_dir("version-1");
+    std::fs::write(dir.join("config.json"), older.to_string()).unwrap();
+    let host = Host::start_in(dir).expect("starts");
+    assert_ne!(
+        ask(&host).status,
+        403,
+        "version 1: no provider configs allow every provider"
+    );
+    drop(host);
+
+    let mut current = test_config();
+    current.as_object_mut().unwrap().remove("version");
+    let dir = scratch_dir("version-2");
+    std::fs::write(dir.join("config.json"), current.to_string()).unwrap();
+    let host = Host::start_in(dir).expect("starts");
+    let denied = ask(&host);
+    assert_eq!(denied.status, 403, "{}", denied.text);
+    assert!(denied.text.contains("provider_blocked"), "{}", denied.text);
+    assert!(
+        host.logs()
+            .contains("virtual_keys[1].provider_configs is empty"),
+        "{}",
+        host.logs()
+    );
+}

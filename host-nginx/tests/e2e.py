@@ -145,7 +145,7 @@ def chat(model, **kw):
 
 def config(upstream_port, plugins):
     budget = lambda i, dollars: [{"id": i, "max_limit": dollars, "reset_duration": "1M"}]
-    openai = [{"provider": "openai"}]
+    openai = [{"provider": "openai", "allowed_models": ["*"], "key_ids": ["*"]}]
     return {
         "providers": {"openai": {
             "keys": [
@@ -164,7 +164,7 @@ def config(upstream_port, plugins):
             },
             "virtual_keys": [
                 {"id": "vk-main", "value": "sk-bf-main", "provider_configs": [
-                    {"provider": "openai", "allowed_models": ["test-model"],
+                    {"provider": "openai", "allowed_models": ["test-model"], "key_ids": ["*"],
                      "blacklisted_models": ["blocked-model"]}]},
                 {"id": "vk-rl", "value": "sk-bf-rl", "provider_configs": openai,
                  "rate_limit": {"request_max_limit": 2, "request_reset_duration": "1h"}},

@@ -393,6 +393,9 @@ pub fn read_json(path: &Path) -> Value {
 pub fn test_config() -> Value {
     serde_json::json!({
         "$schema": "https://www.getbifrost.ai/schema",
+        // Written in Bifrost v1.4's shape (team `budget_id`, embedded budgets, a virtual key
+        // without provider configs): version 1, where an empty allow-list allows all.
+        "version": 1,
         "providers": {
             "openai": {
                 "keys": [
@@ -464,6 +467,8 @@ pub fn assert_envelope(reply: &Reply, status: u16) -> String {
 pub fn proxy_config(mock: &MockUpstream) -> Value {
     let base = &mock.base;
     serde_json::json!({
+        // Bifrost v1.4's shape (virtual keys without provider configs, `budget_id`): version 1.
+        "version": 1,
         "client": {"enforce_auth_on_inference": true},
         "providers": {
             "openai": {

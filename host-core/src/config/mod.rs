@@ -231,11 +231,31 @@ impl HostConfig {
         self.prepare_with_env(&|name| std::env::var(name).ok())
     }
 
+    /// The allow-list semantics the file asks for, from its top-level `version` (Bifrost's
+    /// `transports/config.schema.json`): `2`, the default, is Bifrost v1.5's — an empty list
+    /// allows nothing and `["*"]` everything (key `models`, `provider_configs`,
+    /// `allowed_models`, `key_ids`); `1` keeps v1.4's, where an empty list allows everything.
+    pub fn allow_list_version(&self) -> Result<u64, ConfigError> {
+        match self.other.get("version") {
+            None | Some(Value::Null) => Ok(2),
+            Some(Value::Number(n)) if matches!(n.as_u64(), Some(1 | 2)) => {
+                Ok(n.as_u64().unwrap_or(2))
+            }
+            Some(other) => Err(ConfigError::new(
+                "version",
+                format!(
+                    "must be 1 (Bifrost v1.4: an empty allow-list allows all) or 2 (the default: it allows none), got {other}"
+                ),
+            )),
+        }
+    }
+
     /// [`prepare`](Self::prepare) with a custom environment lookup.
     pub fn prepare_with_env(
         &mut self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
+        self.allow_list_version()?;
         for (provider, entry) in &mut self.providers {
             if let Some(url) = &entry.network_config.base_url {
                 let resolved = resolve_env_reference_with(url, env).map_err(|missing| {
@@ -291,12 +311,16 @@ impl HostConfig {
                 (name.clone(), serde_json::json!({ "keys": keys }))
             })
             .collect();
+        // Both roles read the file's allow-list semantics (prepare checked the value).
+        let version = Value::from(self.allow_list_version().unwrap_or(2));
         let mut key_selection = Map::new();
         key_selection.insert("providers".to_owned(), Value::Object(providers));
+        key_selection.insert("version".to_owned(), version.clone());
         let mut governance = self.governance.clone();
         governance
             .entry("enforce_virtual_keys")
             .or_insert(Value::Bool(self.client.enforce_auth_on_inference));
+        governance.insert("version".to_owned(), version);
         RoleData {
             key_selection,
             governance,

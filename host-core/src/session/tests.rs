@@ -29,12 +29,12 @@ const CONFIG: &str = r#"{
     "pricing": {"gpt-4o": {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.00001}},
     "virtual_keys": [
       {"id": "vk-once", "value": "sk-bf-once-0123456789",
-       "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}],
+       "provider_configs": [{"provider": "openai", "allowed_models": ["*"], "key_ids": ["*"]}],
        "rate_limit": {"request_max_limit": 1, "request_reset_duration": "1h"}},
       {"id": "vk-fallback", "value": "sk-bf-fallback-0123456789",
        "provider_configs": [
-         {"provider": "broken", "allowed_models": ["*"], "weight": 1},
-         {"provider": "openai", "allowed_models": ["*"], "weight": 0}
+         {"provider": "broken", "allowed_models": ["*"], "key_ids": ["*"], "weight": 1},
+         {"provider": "openai", "allowed_models": ["*"], "key_ids": ["*"], "weight": 0}
        ]}
     ]
   },

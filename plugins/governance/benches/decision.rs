@@ -55,7 +55,7 @@ fn config() -> String {
                     {"provider": "openai", "weight": 3, "allowed_models": ["gpt-4o", "gpt-4o-mini"],
                      "keys": ["k-openai-1", "k-openai-2"],
                      "budgets": [{"id": format!("b-{i}-openai"), "max_limit": 1.0e9, "reset_duration": "1d"}]},
-                    {"provider": "azure", "weight": 1, "allow_all_keys": true}
+                    {"provider": "azure", "weight": 1, "allowed_models": ["*"], "allow_all_keys": true}
                 ]
             })
         })

@@ -32,6 +32,18 @@ fn admission<'a>(virtual_key_id: &'a str, provider: RStr<'a>) -> Admission<'a> {
     }
 }
 
+/// A key with no provider configs (Bifrost v1.5: it may call no provider).
+#[cold]
+fn no_provider(key: &KeyPolicy) -> KeywardError {
+    KeywardError::new(
+        ErrorCode::PROVIDER_BLOCKED,
+        format!(
+            "{} allows no provider: its provider_configs is empty (since Bifrost v1.5 an empty list allows none)",
+            key.label()
+        ),
+    )
+}
+
 fn requested_provider<'a>(request: &AuthorizeRequest<'a>) -> RStr<'a> {
     match request.provider {
         ROption::RSome(provider) => provider,
@@ -146,11 +158,14 @@ impl Engine {
         model: &str,
     ) -> Result<Admission<'a>, KeywardError> {
         let Some((_, config)) = key.provider(provider.as_str()) else {
-            if key.providers.is_empty() {
+            if key.any_provider {
                 if !self.priced(&key.any_provider_path, provider.as_str(), model) {
                     return Err(self.unpriced(key, model));
                 }
                 return Ok(admission(&key.id, provider));
+            }
+            if key.providers.is_empty() {
+                return Err(no_provider(key));
             }
             return Err(KeywardError::new(
                 ErrorCode::PROVIDER_BLOCKED,
@@ -214,11 +229,14 @@ impl Engine {
         model: &str,
         now: u64,
     ) -> Result<Admission<'a>, KeywardError> {
-        if key.providers.is_empty() {
+        if key.any_provider {
             if !self.priced(&key.any_provider_path, "", model) {
                 return Err(self.unpriced(key, model));
             }
             return Ok(admission(&key.id, RStr::from_str("")));
+        }
+        if key.providers.is_empty() {
+            return Err(no_provider(key));
         }
         let mut total: u64 = 0;
         let mut live = 0usize;

@@ -55,6 +55,11 @@ pub struct PluginConfig {
     /// Optional per-second smoothing of each virtual key's requests (a GCRA limiter).
     #[serde(default)]
     pub smoothing: Option<SmoothingConfig>,
+    /// The file's allow-list semantics (Bifrost's top-level `version`, given by the host): `1`
+    /// reads an empty `provider_configs`, `allowed_models` or `key_ids` as allowing everything
+    /// (v1.4); otherwise (`2`, the default) an empty list allows nothing and `["*"]` everything.
+    #[serde(default)]
+    pub version: Option<u64>,
 }
 
 /// Per-second request smoothing, per virtual key, next to the windowed limits.

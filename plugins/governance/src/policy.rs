@@ -100,7 +100,7 @@ pub struct ProviderPolicy {
     pub provider: String,
     /// The weight, in units.
     pub weight: u32,
-    /// Allowed models; empty allows all.
+    /// Allowed models (`"*"`: all; empty: none — a version 1 file's empty list is `["*"]`).
     pub allowed_models: Vec<String>,
     /// Denied models.
     pub blacklisted_models: Vec<String>,
@@ -119,8 +119,7 @@ impl ProviderPolicy {
     /// Whether the model passes the allow-list and black-list.
     #[inline]
     pub fn allows_model(&self, model: &str) -> bool {
-        (self.allowed_models.is_empty()
-            || self.allowed_models.iter().any(|m| m == "*" || m == model))
+        self.allowed_models.iter().any(|m| m == "*" || m == model)
             && !self.blacklisted_models.iter().any(|m| m == model)
     }
 }
@@ -138,6 +137,9 @@ pub struct KeyPolicy {
     pub expires_at: Option<u64>,
     /// Its provider configs, in configuration order; empty allows every provider.
     pub providers: Vec<ProviderPolicy>,
+    /// Whether any provider may be called: a key with no provider configs in a version 1 file
+    /// (in Bifrost v1.5 no provider configs allow no provider).
+    pub any_provider: bool,
     /// Indices into `providers`, heaviest first (the fallback order).
     pub by_weight: Vec<usize>,
     /// The path of a request when the key has no provider configs.

@@ -408,8 +408,67 @@ fn an_exhausted_provider_config_is_skipped_when_choosing() {
 }
 
 #[test]
-fn a_key_without_provider_configs_allows_every_provider() {
-    let config = json!({"virtual_keys": [{"id": "vk", "value": "sk-bf-any"}]});
+fn in_bifrost_v1_5_an_empty_allow_list_allows_nothing_and_each_is_warned_by_path() {
+    let config = json!({"version": 2, "virtual_keys": [
+        {"id": "vk-none", "value": "sk-bf-none"},
+        {"id": "vk-nomodel", "value": "sk-bf-nomodel",
+         "provider_configs": [{"provider": "openai", "allowed_models": [], "key_ids": ["*"]}]},
+        {"id": "vk-nokey", "value": "sk-bf-nokey",
+         "provider_configs": [{"provider": "openai", "allowed_models": ["*"], "key_ids": []}]},
+        {"id": "vk-all", "value": "sk-bf-all",
+         "provider_configs": [{"provider": "openai", "allowed_models": ["*"], "key_ids": ["*"]}]}
+    ]});
+    let (h, host) = try_harness_with(config).unwrap();
+    assert_denied(
+        h.authorize(1, Some("sk-bf-none"), Some("openai"), "gpt-4o"),
+        ErrorCode::PROVIDER_BLOCKED,
+        403,
+    );
+    assert_denied(
+        h.authorize(2, Some("sk-bf-none"), None, "gpt-4o"),
+        ErrorCode::PROVIDER_BLOCKED,
+        403,
+    );
+    assert_denied(
+        h.authorize(3, Some("sk-bf-nomodel"), Some("openai"), "gpt-4o"),
+        ErrorCode::MODEL_BLOCKED,
+        403,
+    );
+    let no_key = h
+        .authorize(4, Some("sk-bf-nokey"), Some("openai"), "gpt-4o")
+        .unwrap();
+    assert_eq!(
+        no_key.allowed_key_ids,
+        Some(Vec::new()),
+        "no provider key may serve it"
+    );
+    let all = h
+        .authorize(5, Some("sk-bf-all"), Some("openai"), "gpt-4o")
+        .unwrap();
+    assert_eq!(all.allowed_key_ids, None, "[\"*\"] allows every key");
+    let logs: Vec<String> = host.logs().into_iter().map(|(_, line)| line).collect();
+    for path in [
+        "virtual_keys[0].provider_configs is empty",
+        "virtual_keys[1].provider_configs[0].allowed_models is empty",
+        "virtual_keys[2].provider_configs[0].key_ids is empty",
+    ] {
+        assert!(logs.iter().any(|l| l.contains(path)), "{path} in {logs:?}");
+    }
+    assert_eq!(logs.len(), 3, "nothing about vk-all: {logs:?}");
+}
+
+#[test]
+fn a_version_other_than_1_or_2_is_refused_by_name() {
+    let error = try_harness(json!({"version": 3, "virtual_keys": []}))
+        .err()
+        .unwrap();
+    assert_eq!(error.code, ErrorCode::INVALID_CONFIG);
+    assert!(error.message.as_str().contains("version"), "{error}");
+}
+
+#[test]
+fn a_key_without_provider_configs_allows_every_provider_in_a_version_1_file() {
+    let config = json!({"version": 1, "virtual_keys": [{"id": "vk", "value": "sk-bf-any"}]});
     let h = harness(config);
     let admitted = h
         .authorize(1, Some("sk-bf-any"), Some("groq"), "anything")

@@ -66,9 +66,9 @@ const CONFIG: &str = r#"{
     "rate_limit": {"request_max_limit": 1000000, "request_reset_duration": "1h",
                    "token_max_limit": 1000000000, "token_reset_duration": "1h"},
     "provider_configs": [
-      {"provider": "openai", "weight": 2, "keys": ["k1", "k2"]},
-      {"provider": "azure", "weight": 1, "allow_all_keys": true},
-      {"provider": "anthropic", "weight": 1}
+      {"provider": "openai", "weight": 2, "allowed_models": ["*"], "key_ids": ["k1", "k2"]},
+      {"provider": "azure", "weight": 1, "allowed_models": ["*"], "allow_all_keys": true},
+      {"provider": "anthropic", "weight": 1, "allowed_models": ["test-model"], "key_ids": ["*"]}
     ]}]
 }"#;
 

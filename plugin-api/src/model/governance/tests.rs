@@ -42,10 +42,10 @@ fn reads_the_current_shape() {
     assert_eq!(key.team_id.as_deref(), Some("team-1"));
     let config = &key.provider_configs[0];
     assert_eq!(config.keys[0].key_id, "key-uuid-1");
-    assert!(!config.allows_all_keys());
-    assert!(config.allows_model("gpt-4o"));
-    assert!(!config.allows_model("gpt-4o-realtime"));
-    assert!(!config.allows_model("gpt-4o-mini"));
+    assert!(!config.allows_all_keys(false));
+    assert!(config.allows_model("gpt-4o", false));
+    assert!(!config.allows_model("gpt-4o-realtime", false));
+    assert!(!config.allows_model("gpt-4o-mini", false));
     assert_eq!(config.budgets[0].current_usage, 1.25);
     assert!(config.budgets[0].calendar_aligned);
     let limit = config.rate_limit.as_ref().unwrap();
@@ -103,7 +103,14 @@ fn accepts_the_older_shape() {
     assert_eq!(key.customer_id.as_deref(), Some("cust-1"));
     assert_eq!(key.budgets.len(), 1);
     assert_eq!(key.budgets[0].current_usage, 12.0);
-    assert!(key.provider_configs[0].allows_all_keys());
+    assert!(
+        key.provider_configs[0].allows_all_keys(true),
+        "an older list (no key_ids) in a version 1 file"
+    );
+    assert!(
+        !key.provider_configs[0].allows_all_keys(false),
+        "none in v1.5"
+    );
     assert!(key.validate().is_ok());
 }
 

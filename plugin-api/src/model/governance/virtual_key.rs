@@ -219,16 +219,18 @@ pub struct ProviderConfig {
 
 impl ProviderConfig {
     /// Whether every provider key may serve this config: `allow_all_keys`, else `key_ids`
-    /// holding `"*"` (Bifrost v1.5), else an empty list (the older meaning).
-    pub fn allows_all_keys(&self) -> bool {
-        self.allow_all_keys
-            .unwrap_or(self.keys.is_empty() || self.keys.iter().any(|k| k.key_id == "*"))
+    /// holding `"*"`; an empty `key_ids` allows none (Bifrost v1.5) unless `empty_allows_all`
+    /// (a file of `"version": 1`).
+    pub fn allows_all_keys(&self, empty_allows_all: bool) -> bool {
+        self.allow_all_keys.unwrap_or(
+            self.keys.iter().any(|k| k.key_id == "*") || (empty_allows_all && self.keys.is_empty()),
+        )
     }
 
     /// Whether the model passes the allow-list and the black-list (exact names; `"*"` in the
-    /// allow-list allows everything).
-    pub fn allows_model(&self, model: &str) -> bool {
-        let allowed = self.allowed_models.is_empty()
+    /// allow-list allows everything, an empty one nothing unless `empty_allows_all`).
+    pub fn allows_model(&self, model: &str, empty_allows_all: bool) -> bool {
+        let allowed = (empty_allows_all && self.allowed_models.is_empty())
             || self.allowed_models.iter().any(|m| m == "*" || m == model);
         allowed && !self.blacklisted_models.iter().any(|m| m == model)
     }

@@ -21,6 +21,10 @@ pub struct KeysConfig {
     /// Provider name (`openai`, `azure`, ...) -> its keys.
     #[serde(deserialize_with = "null_as_default")]
     pub providers: BTreeMap<String, ProviderKeys>,
+    /// The file's allow-list semantics (Bifrost's top-level `version`): `1` reads a key's
+    /// empty `models` as every model (v1.4); otherwise an empty list serves none (v1.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
 }
 
 /// One provider's keys.
@@ -89,7 +93,13 @@ impl KeysConfig {
 
     /// Gives id-less keys their name as id, and refuses keys with neither and duplicate ids.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
+        let empty_allows_all = self.version == Some(1);
         for (provider, keys) in &mut self.providers {
+            if empty_allows_all {
+                for key in keys.keys.iter_mut().filter(|k| k.models.is_empty()) {
+                    key.models = vec![super::ALL_MODELS.to_owned()];
+                }
+            }
             let mut seen = BTreeSet::new();
             for (index, key) in keys.keys.iter_mut().enumerate() {
                 let path = format!("providers.{provider}.keys[{index}].id");

@@ -392,6 +392,21 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
 
     let empty_keys = Vec::new();
     let keys = config.virtual_keys.as_ref().unwrap_or(&empty_keys);
+    let empty_allows_all = match config.version {
+        None | Some(2) => false,
+        Some(1) => true,
+        Some(other) => {
+            return Err(invalid(
+                "version",
+                format!(
+                    "must be 1 (an empty allow-list allows all) or 2 (it allows none), got {other}"
+                ),
+            ));
+        }
+    };
+    if !empty_allows_all {
+        warnings.extend(empty_allow_lists(keys));
+    }
 
     // Customers and teams: top level first, then those embedded in keys and teams.
     let mut customers: HashMap<&str, (&Customer, String)> = HashMap::new();
@@ -510,7 +525,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
             key,
             &path,
             (&team_levels, &customer_levels),
-            &owned,
+            (&owned, empty_allows_all),
         )?;
         if by_id.insert(key.id.clone().into_boxed_str(), i).is_some() {
             return Err(invalid(
@@ -550,6 +565,36 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         counter_index: builder.index,
         prices,
     })
+}
+
+/// In Bifrost v1.5 an empty allow-list allows nothing, where it allowed everything before: one
+/// line for each, naming it, since a file written for v1.4 means the opposite.
+fn empty_allow_lists(keys: &[VirtualKey]) -> Vec<String> {
+    const HINT: &str = "since Bifrost v1.5 an empty list allows none: write [\"*\"] for all, or set \"version\": 1 for the older meaning";
+    let mut lines = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        if key.provider_configs.is_empty() {
+            lines.push(format!(
+                "virtual_keys[{i}].provider_configs is empty: virtual key {:?} may call no provider ({HINT})",
+                key.id
+            ));
+        }
+        for (p, config) in key.provider_configs.iter().enumerate() {
+            if config.allowed_models.is_empty() {
+                lines.push(format!(
+                    "virtual_keys[{i}].provider_configs[{p}].allowed_models is empty: no model of {} is allowed ({HINT})",
+                    config.provider
+                ));
+            }
+            if config.keys.is_empty() && config.allow_all_keys.is_none() {
+                lines.push(format!(
+                    "virtual_keys[{i}].provider_configs[{p}].key_ids is empty: no key of {} is allowed ({HINT})",
+                    config.provider
+                ));
+            }
+        }
+    }
+    lines
 }
 
 /// Every owner a top-level budget names exists (Bifrost refuses a budget whose owner does not).
@@ -595,7 +640,7 @@ fn compile_key<'c>(
     key: &'c VirtualKey,
     path: &str,
     (teams, customers): (&TeamLevels, &CustomerLevels),
-    owned: &OwnedBudgets<'c>,
+    (owned, empty_allows_all): (&OwnedBudgets<'c>, bool),
 ) -> Result<KeyPolicy> {
     key.validate()
         .map_err(|(field, reason)| invalid(&format!("{path}.{field}"), reason))?;
@@ -685,12 +730,17 @@ fn compile_key<'c>(
                     .allowed_models
                     .iter()
                     .all(|m| m != "*" && prices.lookup(&config.provider, m).is_some()));
+        let allowed_models = if empty_allows_all && config.allowed_models.is_empty() {
+            vec!["*".to_owned()]
+        } else {
+            config.allowed_models.clone()
+        };
         providers.push(ProviderPolicy {
             provider: config.provider.clone(),
             weight: config.weight.units(),
-            allowed_models: config.allowed_models.clone(),
+            allowed_models,
             blacklisted_models: config.blacklisted_models.clone(),
-            key_ids: (!config.allows_all_keys()).then(|| {
+            key_ids: (!config.allows_all_keys(empty_allows_all)).then(|| {
                 config
                     .keys
                     .iter()
@@ -709,6 +759,7 @@ fn compile_key<'c>(
         name: key.name.clone(),
         active: key.is_active,
         expires_at: key.expires_at.map(from_datetime),
+        any_provider: empty_allows_all && providers.is_empty(),
         providers,
         by_weight,
         any_provider_path: path_through(&upper),

@@ -33,18 +33,33 @@ pub struct Harness {
     pub enforcer: EnforcerBox,
 }
 
-pub fn try_harness(config: serde_json::Value) -> Result<Harness, KeywardError> {
+/// Builds both roles from `config`. The fixtures of these tests are written in Bifrost v1.4's
+/// shape, where an empty allow-list (no `provider_configs`, no `allowed_models`, no `key_ids`)
+/// allows everything, so a config that does not say its `version` is read as `"version": 1`;
+/// the tests of v1.5's meaning (the default a host passes) say `"version": 2`.
+pub fn try_harness(mut config: serde_json::Value) -> Result<Harness, KeywardError> {
+    if let Some(object) = config.as_object_mut() {
+        object.entry("version").or_insert(serde_json::json!(1));
+    }
+    try_harness_with(config).map(|(harness, _)| harness)
+}
+
+/// [`try_harness`] for a config taken as it is, with the host (and its log).
+pub fn try_harness_with(config: serde_json::Value) -> Result<(Harness, ManualHost), KeywardError> {
     let host = ManualHost::at_unix_secs(START_SECS);
     let set = build_role_set(
         &config.to_string(),
         RoleMask::AUTHORIZATION.union(RoleMask::ENFORCEMENT),
         host.handle(),
     )?;
-    Ok(Harness {
-        authorizer: set.authorizer.unwrap(),
-        enforcer: set.enforcer.unwrap(),
+    Ok((
+        Harness {
+            authorizer: set.authorizer.unwrap(),
+            enforcer: set.enforcer.unwrap(),
+            host: host.clone(),
+        },
         host,
-    })
+    ))
 }
 
 pub fn harness(config: serde_json::Value) -> Harness {
