@@ -239,7 +239,7 @@ impl Engine {
             return Err(no_provider(key));
         }
         let mut total: u64 = 0;
-        let mut live = 0usize;
+        let mut first_live = None;
         let mut first_allowed = None;
         for &i in &key.by_weight {
             let config = &key.providers[i];
@@ -250,8 +250,8 @@ impl Engine {
             if self.exhausted(config, now) {
                 continue;
             }
-            live += 1;
-            total += u64::from(config.weight);
+            first_live.get_or_insert(i);
+            total += u64::from(config.weight.unwrap_or(0));
         }
         let Some(first_allowed) = first_allowed else {
             let any_allows = key.providers.iter().any(|c| c.allows_model(model));
@@ -267,22 +267,24 @@ impl Engine {
                 )
             });
         };
-        let chosen = if live == 0 {
-            first_allowed
+        // Weighted among the live configs that have a weight; when none has one above zero,
+        // the first live eligible one, heaviest first (configs outside the weighted choice serve
+        // a bare model name only then, as Bifrost's core resolves the provider when no weighted
+        // config applies). Fallbacks: the other weighted configs, heaviest first.
+        let chosen = if total == 0 {
+            first_live.unwrap_or(first_allowed)
         } else {
-            // Uniform among live configs when all weights are zero.
-            let (mut point, uniform) = if total == 0 {
-                (fastrand::u64(0..live as u64), true)
-            } else {
-                (fastrand::u64(0..total), false)
-            };
+            let mut point = fastrand::u64(0..total);
             let mut chosen = first_allowed;
             for &i in &key.by_weight {
                 let config = &key.providers[i];
+                let Some(weight) = config.weight.filter(|w| *w > 0) else {
+                    continue;
+                };
                 if !self.eligible(config, model) || self.exhausted(config, now) {
                     continue;
                 }
-                let share = if uniform { 1 } else { u64::from(config.weight) };
+                let share = u64::from(weight);
                 if point < share {
                     chosen = i;
                     break;
@@ -295,6 +297,7 @@ impl Engine {
         for &i in &key.by_weight {
             let config = &key.providers[i];
             if i != chosen
+                && config.weight.is_some()
                 && self.eligible(config, model)
                 && !self.exhausted(config, now)
                 && !admitted.fallbacks.push(&config.provider)

@@ -98,8 +98,10 @@ pub struct Path {
 pub struct ProviderPolicy {
     /// The provider's name.
     pub provider: String,
-    /// The weight, in units.
-    pub weight: u32,
+    /// The weight, in units; `None` (`weight: null`) keeps the config out of the weighted
+    /// choice and out of the fallbacks: it serves `provider/model`, or a bare model name that
+    /// no weighted config may serve.
+    pub weight: Option<u32>,
     /// Allowed models (`"*"`: all; empty: none — a version 1 file's empty list is `["*"]`).
     pub allowed_models: Vec<String>,
     /// Denied models.

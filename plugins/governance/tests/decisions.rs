@@ -458,6 +458,48 @@ fn in_bifrost_v1_5_an_empty_allow_list_allows_nothing_and_each_is_warned_by_path
 }
 
 #[test]
+fn a_null_weight_keeps_a_provider_out_of_the_weighted_choice_and_the_fallbacks() {
+    // Bifrost v1.5's migration guide (BC5): `weight: null` / omitted — reachable by direct
+    // routing, excluded from weighted selection; weight 0 still takes part (and falls back).
+    let (h, _) = try_harness_with(json!({"version": 2, "virtual_keys": [{
+    "id": "vk", "value": "sk-bf-w",
+    "provider_configs": [
+        {"provider": "openai", "weight": 1, "allowed_models": ["gpt-4o-mini"], "key_ids": ["*"]},
+        {"provider": "anthropic", "weight": null, "allowed_models": ["*"], "key_ids": ["*"]},
+        {"provider": "azure", "weight": 0, "allowed_models": ["gpt-4o-mini"], "key_ids": ["*"]}
+    ]}]}))
+    .unwrap();
+    for id in 0..200 {
+        let admitted = h
+            .authorize(id, Some("sk-bf-w"), None, "gpt-4o-mini")
+            .unwrap();
+        assert_eq!(
+            admitted.provider, "openai",
+            "the only weighted config with a share"
+        );
+        assert_eq!(
+            admitted.fallbacks,
+            ["azure"],
+            "weight 0 falls back, null does not"
+        );
+    }
+    let direct = h
+        .authorize(300, Some("sk-bf-w"), Some("anthropic"), "claude-sonnet-4")
+        .unwrap();
+    assert_eq!(
+        direct.provider, "anthropic",
+        "provider/model reaches a null weight"
+    );
+    let resolved = h
+        .authorize(301, Some("sk-bf-w"), None, "claude-sonnet-4")
+        .unwrap();
+    assert_eq!(
+        resolved.provider, "anthropic",
+        "a bare model no weighted config allows goes to the one that allows it"
+    );
+}
+
+#[test]
 fn a_version_other_than_1_or_2_is_refused_by_name() {
     let error = try_harness(json!({"version": 3, "virtual_keys": []}))
         .err()

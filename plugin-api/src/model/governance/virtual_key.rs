@@ -188,9 +188,11 @@ pub struct ProviderConfig {
     pub virtual_key_id: Option<String>,
     /// The provider, e.g. `openai`.
     pub provider: String,
-    /// The weight for choosing a provider when the request names none.
+    /// The weight for choosing a provider when the request names none; `null` (Bifrost v1.5's
+    /// default) keeps the provider reachable by `provider/model` but out of the weighted
+    /// choice.
     #[serde(default)]
-    pub weight: Weight,
+    pub weight: Option<Weight>,
     /// Models allowed; empty (or `"*"`) allows every model.
     #[serde(default, deserialize_with = "null_as_default")]
     pub allowed_models: Vec<String>,

@@ -7,9 +7,12 @@ use std::collections::{HashMap, HashSet};
 use abi_stable::std_types::RStr;
 use keyward_plugin_api::{
     ffi::KeywardError,
-    model::governance::{
-        Budget, Customer, RateLimit, Team, VirtualKey, budget::BudgetOwner,
-        duration::from_datetime, money::dollars_to_nanos,
+    model::{
+        governance::{
+            Budget, Customer, RateLimit, Team, VirtualKey, budget::BudgetOwner,
+            duration::from_datetime, money::dollars_to_nanos,
+        },
+        weight::Weight,
     },
 };
 use rustc_hash::FxHashMap;
@@ -737,7 +740,12 @@ fn compile_key<'c>(
         };
         providers.push(ProviderPolicy {
             provider: config.provider.clone(),
-            weight: config.weight.units(),
+            // A version 1 file had no null weight: an absent one was 1.
+            weight: match config.weight {
+                Some(weight) => Some(weight.units()),
+                None if empty_allows_all => Some(Weight::ONE.units()),
+                None => None,
+            },
             allowed_models,
             blacklisted_models: config.blacklisted_models.clone(),
             key_ids: (!config.allows_all_keys(empty_allows_all)).then(|| {

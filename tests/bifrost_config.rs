@@ -1,9 +1,13 @@
-//! Budgets in Bifrost v1.5's shape, through keyward-host: a budget names its owner
-//! (`virtual_key_id`, `provider_config_id`, `team_id`, `customer_id`, `model_config_id`; at most
-//! one), and owners carry no `budget_id`. The configuration below is written from Bifrost's
+//! A configuration in Bifrost v1.5's shape, through keyward-host, written from Bifrost's
 //! `transports/config.schema.json` (`governance.budgets[]`, `teams[]`, `customers[]`,
-//! `virtual_keys[].provider_configs[]` with its integer `id`). The refusal at the customer's
-//! level, in both hosts, is a case of `tests/behaviours/table.json`.
+//! `virtual_keys[].provider_configs[]` with its integer `id` and nullable `weight`):
+//!
+//! - a budget names its owner (`virtual_key_id`, `provider_config_id`, `team_id`,
+//!   `customer_id`, `model_config_id`; at most one), and owners carry no `budget_id`;
+//! - `weight: null` (the schema's default) starts and serves.
+//!
+//! The refusals of both hosts (a customer's budget, empty allow-lists) are cases of
+//! `tests/behaviours/table.json`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -122,4 +126,30 @@ fn a_budget_whose_owner_does_not_exist_or_that_names_two_owners_is_refused_by_fi
         };
         assert!(logs.contains(field), "{field}: {logs}");
     }
+}
+
+#[test]
+fn a_null_weight_starts_and_serves_by_provider_and_by_bare_model_name() {
+    let mock = MockUpstream::start();
+    let mut config = bifrost_config(&mock, json!([]));
+    config["governance"]["virtual_keys"][0]["provider_configs"][0]["weight"] = Value::Null;
+    let host = start("bifrost-null-weight", &config).expect("a null weight starts");
+    assert_eq!(
+        chat(&host),
+        200,
+        "openai/gpt-4o reaches a null-weight config"
+    );
+    let bare = host.request(
+        "POST",
+        "/v1/chat/completions",
+        Some(&json!({"model": "gpt-4o", "max_tokens": 5, "messages": []})),
+        &[("authorization", "Bearer sk-bf-eng-0123456789")],
+    );
+    assert_eq!(
+        bare.status, 200,
+        "no weighted config: the one that allows it: {}",
+        bare.text
+    );
+    let listed = host.admin("GET", "/api/governance/virtual-keys", None);
+    assert!(listed.text.contains(r#""weight":null"#), "{}", listed.text);
 }
