@@ -153,3 +153,48 @@ fn a_null_weight_starts_and_serves_by_provider_and_by_bare_model_name() {
     let listed = host.admin("GET", "/api/governance/virtual-keys", None);
     assert!(listed.text.contains(r#""weight":null"#), "{}", listed.text);
 }
+
+#[test]
+fn fields_keyward_does_not_read_survive_a_save_through_the_management_api() {
+    // Fields of Bifrost's schema that keyward does not act on (a team's and a customer's
+    // `calendar_aligned`, an MCP config's `mcp_client_name`, a provider config's `rate_limit_id`
+    // … and one no schema has) must come back unchanged after the API rewrites the block.
+    let mock = MockUpstream::start();
+    let mut config = bifrost_config(
+        &mock,
+        json!([{"id": "b-cust", "max_limit": 10, "reset_duration": "1M", "customer_id": "cust-acme",
+                "x_budget_note": "kept"}]),
+    );
+    let governance = &mut config["governance"];
+    governance["teams"][0]["calendar_aligned"] = json!(true);
+    governance["teams"][0]["profile"] = json!({"cost_center": "42"});
+    governance["customers"][0]["x_customer_tier"] = json!("gold");
+    governance["virtual_keys"][0]["mcp_configs"] =
+        json!([{"mcp_client_name": "github", "tools_to_execute": ["*"]}]);
+    governance["virtual_keys"][0]["access_profile_note"] = json!("kept");
+    governance["virtual_keys"][0]["provider_configs"][0]["x_route_hint"] = json!("eu");
+    let dir = scratch_dir("bifrost-keeps-fields");
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let host = Host::start_in(dir.clone()).expect("starts");
+    let created = host.admin(
+        "POST",
+        "/api/governance/virtual-keys",
+        Some(&json!({"name": "another", "provider_configs": [
+            {"provider": "openai", "allowed_models": ["*"], "key_ids": ["*"]}]})),
+    );
+    assert!(created.status < 300, "{}", created.text);
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("data").join("config.json")).unwrap())
+            .unwrap();
+    let g = &saved["governance"];
+    assert_eq!(g["teams"][0]["calendar_aligned"], true, "{g}");
+    assert_eq!(g["teams"][0]["profile"]["cost_center"], "42", "{g}");
+    assert_eq!(g["customers"][0]["x_customer_tier"], "gold", "{g}");
+    assert_eq!(g["budgets"][0]["customer_id"], "cust-acme", "{g}");
+    assert_eq!(g["budgets"][0]["x_budget_note"], "kept", "{g}");
+    let key = &g["virtual_keys"][0];
+    assert_eq!(key["mcp_configs"][0]["mcp_client_name"], "github", "{key}");
+    assert_eq!(key["access_profile_note"], "kept", "{key}");
+    assert_eq!(key["provider_configs"][0]["x_route_hint"], "eu", "{key}");
+    assert_eq!(g["virtual_keys"].as_array().unwrap().len(), 2);
+}

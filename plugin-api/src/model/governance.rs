@@ -16,7 +16,8 @@
 //! - [`pricing`]: per-model token prices and the unknown-model policy.
 //! - [`document`]: the whole `governance` block and the list response.
 //!
-//! Unknown fields are tolerated on input and dropped; Go's `null` for a list reads as empty.
+//! Fields a document does not read are kept verbatim in its `other` map and written back, so a
+//! document read and saved loses nothing; Go's `null` for a list reads as empty.
 //!
 //! ```
 //! use keyward_plugin_api::model::governance::virtual_key::VirtualKey;

@@ -50,6 +50,10 @@ pub struct Budget {
     /// The owning model config, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_config_id: Option<String>,
+    /// Fields this model does not read (Bifrost's, or newer ones), kept verbatim so that a
+    /// document read and written back loses nothing.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Budget {
@@ -70,6 +74,7 @@ impl Budget {
             provider_config_id: None,
             customer_id: None,
             model_config_id: None,
+            other: serde_json::Map::new(),
         }
     }
 

@@ -26,6 +26,10 @@ pub struct McpConfig {
     /// The tools this key may execute (`["*"]`: all).
     #[serde(default, deserialize_with = "null_as_default")]
     pub tools_to_execute: Vec<String>,
+    /// Fields this model does not read (Bifrost's, or newer ones), kept verbatim so that a
+    /// document read and written back loses nothing.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An MCP client (tool server) definition.

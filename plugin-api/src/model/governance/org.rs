@@ -58,6 +58,10 @@ pub struct Team {
     /// Last update time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Fields this model does not read (Bifrost's, or newer ones), kept verbatim so that a
+    /// document read and written back loses nothing.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Bifrost's customer document.
@@ -96,6 +100,10 @@ pub struct Customer {
     /// Last update time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Fields this model does not read (Bifrost's, or newer ones), kept verbatim so that a
+    /// document read and written back loses nothing.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Team {

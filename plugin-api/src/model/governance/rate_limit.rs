@@ -46,6 +46,10 @@ pub struct RateLimit {
     /// Last update time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+    /// Fields this model does not read (Bifrost's, or newer ones), kept verbatim so that a
+    /// document read and written back loses nothing.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl RateLimit {

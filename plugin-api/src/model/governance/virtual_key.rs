@@ -113,6 +113,10 @@ pub struct VirtualKey {
     /// The customer, embedded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<Box<Customer>>,
+    /// Fields this model does not read (Bifrost's, or newer ones), kept verbatim so that a
+    /// document read and written back loses nothing.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl VirtualKey {
@@ -217,6 +221,10 @@ pub struct ProviderConfig {
     /// Its own rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// Fields this model does not read (Bifrost's, or newer ones), kept verbatim so that a
+    /// document read and written back loses nothing.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ProviderConfig {
@@ -338,6 +346,8 @@ struct VirtualKeyWire {
     team: Option<Box<Team>>,
     #[serde(default)]
     customer: Option<Box<Customer>>,
+    #[serde(flatten)]
+    other: serde_json::Map<String, serde_json::Value>,
 }
 
 fn default_true() -> bool {
@@ -385,6 +395,7 @@ impl From<VirtualKeyWire> for VirtualKey {
             created_by_user_id: wire.created_by_user_id,
             team: wire.team,
             customer: wire.customer,
+            other: wire.other,
         }
     }
 }
