@@ -241,3 +241,32 @@ fn the_files_version_decides_what_an_empty_allow_list_means_and_another_value_is
         host.logs()
     );
 }
+
+#[test]
+fn a_restart_from_the_data_directory_finds_plugins_named_relative_to_the_first_config() {
+    let dir = scratch_dir("startup-relative-restart");
+    let plugins = dir.join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    for package in ["keyward-weighted-selector", "keyward-governance"] {
+        let built = support::plugin_path(package);
+        std::fs::copy(&built, plugins.join(built.file_name().unwrap())).unwrap();
+    }
+    let mut config = test_config();
+    config["plugins"] = json!({
+        "key_selection": {"path": "plugins/libkeyward_weighted_selector.so"},
+        "governance": {"path": "plugins/libkeyward_governance.so"}
+    });
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let mut host = Host::start_in(dir.clone()).expect("starts");
+    let created = host.admin(
+        "POST",
+        "/api/governance/virtual-keys",
+        Some(&json!({"name": "after-start"})),
+    );
+    assert!(created.status < 300, "{}", created.text);
+    host.stop();
+    // The data directory now holds the configuration; its plugin paths must still resolve.
+    let host = Host::start_in(dir).expect("restarts from the data directory");
+    let listed = host.admin("GET", "/api/governance/virtual-keys", None);
+    assert!(listed.text.contains("after-start"), "{}", listed.text);
+}
