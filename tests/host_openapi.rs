@@ -381,3 +381,13 @@ fn the_documented_security_matches_the_server() {
         }
     }
 }
+
+#[test]
+fn the_version_is_answered_as_bifrost_does_a_json_string() {
+    let host = Host::start("openapi-version", &test_config());
+    let version = host.admin("GET", "/api/version", None);
+    assert_eq!(version.status, 200, "{}", version.text);
+    assert!(version.body.is_string(), "{}", version.text);
+    let unauthenticated = host.request("GET", "/api/version", None, &[]);
+    assert_eq!(unauthenticated.status, 401);
+}

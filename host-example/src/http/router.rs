@@ -7,7 +7,7 @@ use axum::{Router, http::StatusCode, middleware, response::IntoResponse, routing
 use crate::http::{
     api::{
         auth::{self, AdminAuth},
-        governance, keys, metrics, plugins,
+        governance, keys, metrics, plugins, version,
     },
     error::ApiError,
     proxy,
@@ -20,6 +20,7 @@ pub fn router(state: AppState, admin: AdminAuth, max_body_bytes: usize) -> Route
         .merge(keys::routes())
         .merge(governance::routes())
         .merge(plugins::routes())
+        .merge(version::routes())
         .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
     Router::new()
         .route("/health", get(health))

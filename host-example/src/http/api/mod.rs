@@ -1,5 +1,6 @@
 //! The management API (`/api/*`, admin-authenticated through [`auth`]): provider keys
-//! ([`keys`]), governance ([`governance`]) and plugin reloads ([`plugins`]); and the `/metrics`
+//! ([`keys`]), governance ([`governance`]), plugin reloads ([`plugins`]) and the version
+//! ([`version`]); and the `/metrics`
 //! scrape ([`metrics`]), which is not authenticated.
 
 pub mod auth;
@@ -7,3 +8,4 @@ pub mod governance;
 pub mod keys;
 pub mod metrics;
 pub mod plugins;
+pub mod version;
