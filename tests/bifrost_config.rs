@@ -198,3 +198,73 @@ fn fields_keyward_does_not_read_survive_a_save_through_the_management_api() {
     assert_eq!(key["provider_configs"][0]["x_route_hint"], "eu", "{key}");
     assert_eq!(g["virtual_keys"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn an_unset_env_reference_makes_its_entry_unusable_not_the_gateway() {
+    let mock = MockUpstream::start();
+    let config = json!({
+        "providers": {
+            "openai": {"keys": [{"id": "oa-unset", "name": "oa-unset", "value": "env.KEYWARD_TEST_UNSET_KEY_7f3a",
+                                  "models": ["*"], "weight": 1.0}],
+                       "network_config": {"base_url": mock.base}},
+            "groq": {"keys": [{"id": "gq-1", "name": "gq-1", "value": "gsk-literal-0123456789", "models": ["*"], "weight": 1.0}],
+                     "network_config": {"base_url": mock.base}}
+        },
+        "governance": {
+            "virtual_keys": [
+                {"id": "vk-eng", "name": "eng", "value": "sk-bf-eng-0123456789",
+                 "provider_configs": [
+                     {"provider": "openai", "weight": 1.0, "allowed_models": ["*"], "key_ids": ["*"]},
+                     {"provider": "groq", "weight": 1.0, "allowed_models": ["*"], "key_ids": ["*"]}]},
+                {"id": "vk-env", "name": "from-env", "value": "env.KEYWARD_TEST_UNSET_VK_7f3a"}
+            ],
+            "pricing": {"gpt-4o": {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.00001},
+                        "llama-3": {"input_cost_per_token": 0.000001, "output_cost_per_token": 0.00001}}
+        },
+        "plugins": default_plugins()
+    });
+    let host =
+        start("bifrost-unset-env", &config).expect("an unset env.NAME does not stop the host");
+    let health = host.request("GET", "/health", None, &[]);
+    assert_eq!(health.status, 200);
+    let unusable = health.body["unusable"].as_array().unwrap();
+    let ids: Vec<(&str, &str)> = unusable
+        .iter()
+        .map(|u| (u["kind"].as_str().unwrap(), u["id"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        ids,
+        [("provider_key", "oa-unset"), ("virtual_key", "vk-env")],
+        "{}",
+        health.text
+    );
+    assert!(
+        health.text.contains("KEYWARD_TEST_UNSET_KEY_7f3a"),
+        "{}",
+        health.text
+    );
+    assert!(!health.text.contains("gsk-literal"), "no secret in /health");
+
+    let ask = |model: &str| {
+        host.request(
+            "POST",
+            "/v1/chat/completions",
+            Some(&json!({"model": model, "max_tokens": 5, "messages": []})),
+            &[("authorization", "Bearer sk-bf-eng-0123456789")],
+        )
+    };
+    let needs_it = ask("openai/gpt-4o");
+    assert_eq!(needs_it.status, 503, "{}", needs_it.text);
+    assert_eq!(
+        needs_it.body["error"]["type"], "provider_key_unavailable",
+        "{}",
+        needs_it.text
+    );
+    assert!(
+        needs_it.text.contains("oa-unset") && needs_it.text.contains("KEYWARD_TEST_UNSET_KEY_7f3a"),
+        "{}",
+        needs_it.text
+    );
+    assert_eq!(ask("groq/llama-3").status, 200, "the rest is served");
+    assert!(host.logs().contains("vk-env"), "{}", host.logs());
+}

@@ -76,16 +76,22 @@ fn a_missing_admin_token_or_plugin_stops_the_host() {
 }
 
 #[test]
-fn a_missing_environment_variable_names_the_key_and_the_variable() {
+fn a_missing_environment_variable_is_warned_naming_the_key_and_the_variable_and_the_host_serves() {
     let mut config = test_config();
     config["providers"]["openai"]["keys"][0]["value"] =
         json!("env.KEYWARD_TEST_MISSING_OPENAI_KEY");
-    let logs = start_error("startup-env", &config, &[]);
+    let dir = scratch_dir("startup-env");
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let host = Host::start_in(dir).expect("an unset env.NAME does not stop the host");
+    let logs = host.logs();
     assert!(
         logs.contains("providers.openai.keys[0]")
-            && logs.contains("KEYWARD_TEST_MISSING_OPENAI_KEY"),
+            && logs.contains("KEYWARD_TEST_MISSING_OPENAI_KEY")
+            && logs.contains("WARN"),
         "{logs}"
     );
+    let health = host.request("GET", "/health", None, &[]);
+    assert_eq!(health.body["unusable"][0]["id"], "oa-1", "{}", health.text);
 }
 
 #[test]

@@ -39,7 +39,7 @@ use crate::{
     error::GatewayError,
     request::InferenceRequest,
     roles::{Roles, call_with_retry},
-    upstream::Routes,
+    upstream::{ProviderRoute, Routes},
     usage::{BodyFormat, Metered, UsageMeter},
 };
 
@@ -264,7 +264,7 @@ impl Session {
                 GatewayError::new(502, "upstream_failed", "every attempt failed")
             }));
         }
-        let (key_id, provider_model) = self.select()?;
+        let (key_id, provider_model) = self.select().map_err(|error| unusable(route, error))?;
         let key = route.keys.get(&key_id).ok_or_else(|| {
             GatewayError::internal(format!("key {key_id} of {provider} is not configured"))
         })?;
@@ -473,6 +473,27 @@ fn authorize(
             would_deny: admission.would_deny,
         })
     })
+}
+
+/// A selection that found no key, for a provider with keys that cannot be used (an unset
+/// `env.NAME`): a 503 that names them, since they may be the ones that would have served.
+fn unusable(route: &ProviderRoute, error: GatewayError) -> GatewayError {
+    let no_key = matches!(
+        error.error_type.as_ref(),
+        "no_keys" | "model_not_supported" | "all_keys_excluded"
+    );
+    if route.unusable.is_empty() || !no_key {
+        return error;
+    }
+    GatewayError::new(
+        503,
+        "provider_key_unavailable",
+        format!(
+            "{}; not usable: {}",
+            error.message,
+            route.unusable.join("; ")
+        ),
+    )
 }
 
 #[cfg(test)]

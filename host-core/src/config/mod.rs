@@ -43,6 +43,28 @@ pub struct HostConfig {
     /// Every other top-level field, kept for saving (and reported when unsupported).
     #[serde(flatten)]
     pub other: Map<String, Value>,
+    /// What cannot be used because an `env.NAME` it needs is not set (found by
+    /// [`prepare`](Self::prepare)): the host starts without it, `/health` lists it, and a
+    /// request that needs it is told which entry and why.
+    #[serde(skip)]
+    pub unusable: Vec<Unusable>,
+}
+
+/// An entry of the configuration the gateway serves without: its kind, its id, and why —
+/// never a secret.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unusable {
+    /// `provider_key`, `provider` (its base URL) or `virtual_key`.
+    pub kind: &'static str,
+    /// The provider, for a provider key or a provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// The entry's id (a provider's name).
+    pub id: String,
+    /// Why, e.g. `env.OPENAI_API_KEY is not set`.
+    pub reason: String,
+    /// Where it is in the configuration (`providers.openai.keys[0]`).
+    pub path: String,
 }
 
 impl std::fmt::Debug for HostConfig {
@@ -223,6 +245,20 @@ impl HostConfig {
             )
         })?;
         config.prepare_with_env(env)?;
+        let mut warnings = warnings;
+        // Virtual keys are the governance plugin's to warn about (it leaves them out).
+        warnings.extend(
+            config
+                .unusable
+                .iter()
+                .filter(|u| u.kind != "virtual_key")
+                .map(|u| {
+                    format!(
+                        "{}: cannot be used, {}; served without it",
+                        u.path, u.reason
+                    )
+                }),
+        );
         Ok(Loaded { config, warnings })
     }
 
@@ -256,15 +292,21 @@ impl HostConfig {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<(), ConfigError> {
         self.allow_list_version()?;
+        // An unset `env.NAME` makes its entry unusable, not the whole gateway (Bifrost keeps
+        // serving too): each is recorded here, and the rest starts.
+        let mut unusable = Vec::new();
         for (provider, entry) in &mut self.providers {
             if let Some(url) = &entry.network_config.base_url {
-                let resolved = resolve_env_reference_with(url, env).map_err(|missing| {
-                    ConfigError::new(
-                        format!("providers.{provider}.network_config.base_url"),
-                        missing.to_string(),
-                    )
-                })?;
-                entry.network_config.resolved_base_url = Some(resolved);
+                match resolve_env_reference_with(url, env) {
+                    Ok(resolved) => entry.network_config.resolved_base_url = Some(resolved),
+                    Err(missing) => unusable.push(Unusable {
+                        kind: "provider",
+                        provider: Some(provider.clone()),
+                        id: provider.clone(),
+                        reason: format!("network_config.base_url: {missing}"),
+                        path: format!("providers.{provider}.network_config.base_url"),
+                    }),
+                }
             }
         }
         let mut names: BTreeMap<String, String> = BTreeMap::new();
@@ -275,8 +317,15 @@ impl HostConfig {
                 if key.id.is_empty() {
                     key.id = uuid::Uuid::new_v4().to_string();
                 }
-                key.resolve_env_with(env)
-                    .map_err(|e| ConfigError::new(at.clone(), e.to_string()))?;
+                if let Err(error) = key.resolve_env_with(env) {
+                    unusable.push(Unusable {
+                        kind: "provider_key",
+                        provider: Some(provider.clone()),
+                        id: key.id.clone(),
+                        reason: format!("{}: env.{} is not set", error.field, error.variable),
+                        path: at.clone(),
+                    });
+                }
                 if let Some(other) = ids.insert(key.id.clone(), at.clone()) {
                     return Err(ConfigError::new(
                         format!("{at}.id"),
@@ -296,7 +345,43 @@ impl HostConfig {
                 }
             }
         }
+        unusable.extend(self.unusable_virtual_keys(env));
+        self.unusable = unusable;
         Ok(())
+    }
+
+    /// Virtual keys whose `value` names an unset `env.NAME` (the governance plugin leaves them
+    /// out and says so; the host lists them).
+    fn unusable_virtual_keys(&self, env: &dyn Fn(&str) -> Option<String>) -> Vec<Unusable> {
+        let Some(Value::Array(keys)) = self.governance.get("virtual_keys") else {
+            return Vec::new();
+        };
+        keys.iter()
+            .enumerate()
+            .filter_map(|(i, key)| {
+                let value = key.get("value")?.as_str()?;
+                let missing = resolve_env_reference_with(value, env).err()?;
+                Some(Unusable {
+                    kind: "virtual_key",
+                    provider: None,
+                    id: key
+                        .get("id")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned(),
+                    reason: format!("value: {missing}"),
+                    path: format!("governance.virtual_keys[{i}]"),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the provider key (or its whole provider) is unusable.
+    pub fn is_unusable_key(&self, provider: &str, key_id: &str) -> bool {
+        self.unusable.iter().any(|u| {
+            u.provider.as_deref() == Some(provider)
+                && (u.kind == "provider" || (u.kind == "provider_key" && u.id == key_id))
+        })
     }
 
     /// The data each role is built from: the selector gets the providers (secrets redacted:
@@ -307,7 +392,20 @@ impl HostConfig {
             .providers
             .iter()
             .map(|(name, provider)| {
-                let keys = serde_json::to_value(&provider.keys).unwrap_or(Value::Null);
+                // An unusable key stays in the list (its id is known) but is never picked.
+                let keys: Vec<Value> = provider
+                    .keys
+                    .iter()
+                    .map(|key| {
+                        let mut value = serde_json::to_value(key).unwrap_or(Value::Null);
+                        if self.is_unusable_key(name, &key.id)
+                            && let Some(object) = value.as_object_mut()
+                        {
+                            object.insert("enabled".to_owned(), Value::Bool(false));
+                        }
+                        value
+                    })
+                    .collect();
                 (name.clone(), serde_json::json!({ "keys": keys }))
             })
             .collect();

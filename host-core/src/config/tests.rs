@@ -34,16 +34,32 @@ fn a_non_object_document_is_refused() {
 }
 
 #[test]
-fn a_missing_environment_variable_names_the_key_and_the_variable() {
+fn a_missing_environment_variable_makes_the_key_unusable_naming_it_and_the_variable() {
     let text = MINIMAL.replace("sk-test-0123456789", "env.KEYWARD_TEST_CONFIG_SURELY_UNSET");
-    let error = HostConfig::parse(&text).unwrap_err();
+    let loaded = HostConfig::parse(&text).expect("an unset env.NAME does not refuse the file");
+    let unusable = &loaded.config.unusable;
+    assert_eq!(unusable.len(), 1, "{unusable:?}");
+    assert_eq!(unusable[0].kind, "provider_key");
+    assert_eq!(unusable[0].id, "k1");
+    assert_eq!(unusable[0].path, "providers.openai.keys[0]");
     assert!(
-        error.path.starts_with("providers.openai.keys[0]"),
-        "{error}"
+        unusable[0]
+            .reason
+            .contains("KEYWARD_TEST_CONFIG_SURELY_UNSET")
     );
     assert!(
-        error.reason.contains("KEYWARD_TEST_CONFIG_SURELY_UNSET"),
-        "{error}"
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("providers.openai.keys[0]")
+                && w.contains("KEYWARD_TEST_CONFIG_SURELY_UNSET")),
+        "{:?}",
+        loaded.warnings
+    );
+    let data = loaded.config.role_data();
+    assert_eq!(
+        data.key_selection["providers"]["openai"]["keys"][0]["enabled"], false,
+        "the selector never picks it"
     );
 }
 

@@ -53,6 +53,9 @@ pub struct ProviderRoute {
     pub max_retries: u32,
     /// Its keys by id.
     pub keys: HashMap<String, KeyTarget>,
+    /// What of it cannot be used, one line each (`key oa-1: value: env.OPENAI_API_KEY is not
+    /// set`): named in the answer when no usable key can serve a request.
+    pub unusable: Vec<String>,
 }
 
 /// What calling with one key needs.
@@ -93,7 +96,19 @@ impl Routes {
         let providers = config
             .providers
             .iter()
-            .map(|(name, provider)| (name.clone(), route(name, provider)))
+            .map(|(name, provider)| {
+                let mut route = route(name, provider);
+                route.unusable = config
+                    .unusable
+                    .iter()
+                    .filter(|u| u.provider.as_deref() == Some(name.as_str()))
+                    .map(|u| match u.kind {
+                        "provider" => format!("the provider: {}", u.reason),
+                        _ => format!("key {}: {}", u.id, u.reason),
+                    })
+                    .collect();
+                (name.clone(), route)
+            })
             .collect();
         Self { providers }
     }
@@ -169,6 +184,7 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
             .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
         max_retries: network.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
         keys,
+        unusable: Vec::new(),
     }
 }
 

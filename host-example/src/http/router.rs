@@ -33,8 +33,11 @@ pub fn router(state: AppState, admin: AdminAuth, max_body_bytes: usize) -> Route
         .with_state(state)
 }
 
-async fn health() -> impl IntoResponse {
-    axum::Json(serde_json::json!({"status": "ok"}))
+/// `{"status": "ok"}`, plus `unusable`: the entries the gateway serves without because an
+/// `env.NAME` they need is not set (kind, provider, id, the variable; never a value).
+async fn health(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    let config = state.store.snapshot();
+    axum::Json(serde_json::json!({"status": "ok", "unusable": config.unusable}))
 }
 
 async fn not_found() -> ApiError {

@@ -75,10 +75,16 @@ fn key_values_and_base_urls() {
 }
 
 #[test]
-fn errors_name_the_field_without_secrets() {
-    let missing_env = SharedConfig::parse_with(CONFIG, Path::new("/"), &|_| None).unwrap_err();
-    assert!(missing_env.contains("providers."), "{missing_env}");
-    assert!(!missing_env.contains("sk-"));
+fn errors_and_warnings_name_the_field_without_secrets() {
+    // An unset env.NAME does not refuse the file: each entry is warned, naming its path.
+    let missing_env = SharedConfig::parse_with(CONFIG, Path::new("/"), &|_| None).unwrap();
+    let warned = missing_env.warnings.join("\n");
+    assert!(
+        warned.contains("providers.openai.keys[0]") && warned.contains("TEST_KEY_ONE"),
+        "{warned}"
+    );
+    assert!(warned.contains("TEST_OPENAI_BASE"), "{warned}");
+    assert!(!warned.contains("sk-"));
     let no_plugins =
         SharedConfig::parse_with(r#"{"providers": {}}"#, Path::new("/"), &env).unwrap_err();
     assert!(no_plugins.contains("plugins"), "{no_plugins}");

@@ -81,7 +81,12 @@ impl KeysConfig {
         let mut config = Self::parse(json)?;
         config.validate()?;
         for (provider, keys) in &mut config.providers {
+            // A disabled key is never picked, so what it reads need not be set (a host
+            // disables the keys whose `env.NAME` is unset and keeps serving the others).
             for (index, key) in keys.keys.iter_mut().enumerate() {
+                if !key.is_enabled() {
+                    continue;
+                }
                 key.resolve_env_with(&lookup).map_err(|error| ConfigError {
                     path: format!("providers.{provider}.keys[{index}].{}", error.field),
                     message: error.to_string(),

@@ -536,12 +536,19 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
                 format!("duplicate virtual key id {:?}", key.id),
             ));
         }
-        let value = key.resolved_value().map_err(|missing| {
-            invalid(
-                &format!("{path}.value"),
-                format!("virtual key {:?}: {missing}", key.id),
-            )
-        })?;
+        // An unset `env.NAME` leaves this key out (no request can present it), not the
+        // gateway: the rest is served, and the host lists it as unusable.
+        let value = match key.resolved_value() {
+            Ok(value) => value,
+            Err(missing) => {
+                warnings.push(format!(
+                    "{path}.value: virtual key {:?} cannot be used: {missing}",
+                    key.id
+                ));
+                compiled.push(policy);
+                continue;
+            }
+        };
         if by_value.insert(value.into_boxed_str(), i).is_some() {
             return Err(invalid(
                 &format!("{path}.value"),
