@@ -3,8 +3,9 @@
 //! abi_stable's `RootModule::load_from_file` caches the first module loaded for a type forever,
 //! and `dlopen` hands back the already-loaded library for a path it has seen, so a rebuilt
 //! plugin at the same path would never be picked up. [`load_plugin`] therefore copies each load
-//! to a unique file, opens that copy with [`lib_header_from_path`] and checks it with
-//! `init_root_module` (interface version, then layout), which use no per-type cache.
+//! to a unique file, opens that copy with [`lib_header_from_path`] and checks it — the interface
+//! version's `0.y` line, then the root module's layout with the older contract as the interface
+//! ([`interface_versions_compatible`], docs/abi.md "Evolution") — with no per-type cache.
 //!
 //! **Nothing is ever unloaded** (abi_stable's rule: a type or vtable from the library may still
 //! be referenced), so every load keeps its mapping for the life of the process: about
