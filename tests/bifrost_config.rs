@@ -268,3 +268,44 @@ fn an_unset_env_reference_makes_its_entry_unusable_not_the_gateway() {
     assert_eq!(ask("groq/llama-3").status, 200, "the rest is served");
     assert!(host.logs().contains("vk-env"), "{}", host.logs());
 }
+
+#[test]
+fn bifrosts_plugins_array_is_kept_and_keywards_block_is_read_from_keyward_plugins() {
+    let mock = MockUpstream::start();
+    let mut config = bifrost_config(&mock, json!([]));
+    let block = config["plugins"].take();
+    config["keyward_plugins"] = block;
+    config["plugins"] = json!([
+        {"enabled": true, "name": "telemetry", "config": {}},
+        {"enabled": true, "name": "semantic_cache", "config": {"ttl": "5m", "threshold": 0.8}}
+    ]);
+    let dir = scratch_dir("bifrost-plugins-array");
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let mut host = Host::start_in(dir.clone()).expect("starts with keyward_plugins");
+    assert!(
+        host.logs().contains("plugins[1] (semantic_cache)"),
+        "{}",
+        host.logs()
+    );
+    assert_eq!(chat(&host), 200);
+    let created = host.admin(
+        "POST",
+        "/api/governance/virtual-keys",
+        Some(&json!({"name": "later"})),
+    );
+    assert!(created.status < 300, "{}", created.text);
+    let saved: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("data").join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        saved["plugins"], config["plugins"],
+        "Bifrost's array as it came"
+    );
+    assert!(
+        saved["keyward_plugins"]["key_selection"]["path"].is_string(),
+        "{saved}"
+    );
+    host.stop();
+    let host = Host::start_in(dir).expect("restarts from the saved file");
+    assert_eq!(chat(&host), 200);
+}

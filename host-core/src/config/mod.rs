@@ -34,9 +34,21 @@ pub struct HostConfig {
     /// Client settings.
     #[serde(default)]
     pub client: ClientConfig,
-    /// Which plugin provides each role.
+    /// Which plugin provides each role: keyward's object, read from `plugins` or from
+    /// `keyward_plugins` (where it goes when `plugins` holds Bifrost's own array).
     #[serde(default, deserialize_with = "plugins_block")]
     pub plugins: PluginsBlock,
+    /// The block as given under `keyward_plugins` (moved into `plugins` by
+    /// [`parse`](Self::parse); saved back under that name).
+    #[serde(default, skip_serializing)]
+    keyward_plugins: Option<PluginsBlock>,
+    /// Where the block is saved: `keyward_plugins` when it was read from there, or when
+    /// `plugins` holds Bifrost's array.
+    #[serde(skip)]
+    plugins_under_keyward_name: bool,
+    /// Bifrost's own `plugins` array (its built-in and Go plugins), kept verbatim for saving.
+    #[serde(skip)]
+    bifrost_plugins: Option<Value>,
     /// Management API authentication.
     #[serde(default)]
     pub admin: AdminConfig,
@@ -244,6 +256,21 @@ impl HostConfig {
                 crate::error::without_quoted_strings(&e.inner().to_string()),
             )
         })?;
+        config.bifrost_plugins = document
+            .get("plugins")
+            .filter(|plugins| plugins.is_array())
+            .cloned();
+        if let Some(block) = config.keyward_plugins.take() {
+            if config.plugins != PluginsBlock::default() {
+                return Err(ConfigError::new(
+                    "keyward_plugins",
+                    "the plugins block is given twice (under plugins and keyward_plugins): keep one",
+                ));
+            }
+            config.plugins = block;
+            config.plugins_under_keyward_name = true;
+        }
+        config.plugins_under_keyward_name |= config.bifrost_plugins.is_some();
         config.prepare_with_env(env)?;
         let mut warnings = warnings;
         // Virtual keys are the governance plugin's to warn about (it leaves them out).
@@ -428,7 +455,21 @@ impl HostConfig {
     /// The configuration as saved in the data directory: secrets in clear (literal values) or
     /// as their environment variable, so a restart rebuilds the same configuration.
     pub fn to_saved_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        keyward_plugin_api::model::secret::with_exposed_secrets(|| serde_json::to_vec_pretty(self))
+        let mut value =
+            keyward_plugin_api::model::secret::with_exposed_secrets(|| serde_json::to_value(self))?;
+        // Bifrost's `plugins` array goes back as it came; keyward's block then (or when it was
+        // read from there) under `keyward_plugins`.
+        if self.plugins_under_keyward_name
+            && let Value::Object(fields) = &mut value
+        {
+            if let Some(block) = fields.remove("plugins") {
+                fields.insert("keyward_plugins".to_owned(), block);
+            }
+            if let Some(array) = &self.bifrost_plugins {
+                fields.insert("plugins".to_owned(), array.clone());
+            }
+        }
+        serde_json::to_vec_pretty(&value)
     }
 }
 

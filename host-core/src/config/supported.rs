@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-/// Top-level fields keyward reads (`plugins` only in its object form).
+/// Top-level fields keyward reads (`plugins` only in its object form; a Bifrost array is kept).
 const TOP_LEVEL: &[&str] = &[
     "$schema",
     "version",
@@ -12,6 +12,7 @@ const TOP_LEVEL: &[&str] = &[
     "governance",
     "client",
     "plugins",
+    "keyward_plugins",
     "admin",
 ];
 
@@ -56,7 +57,7 @@ pub fn unsupported_fields(document: &Value) -> Vec<String> {
         for (index, entry) in entries.iter().enumerate() {
             let name = entry.get("name").and_then(Value::as_str).unwrap_or("?");
             found.push(format!(
-                "plugins[{index}] ({name}): Bifrost plugins are not supported; keyward reads `plugins` as an object naming the .so for each role"
+                "plugins[{index}] ({name}): Bifrost plugins are not run by keyward; the array is kept as it is, and keyward's own block (the .so for each role) goes under keyward_plugins"
             ));
         }
     }

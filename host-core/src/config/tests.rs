@@ -183,3 +183,48 @@ fn a_plugins_change_replaces_the_roles_it_names_and_keeps_the_others() {
     );
     assert_eq!(current.relative_path(), None);
 }
+
+#[test]
+fn a_bifrost_plugins_array_is_kept_verbatim_and_keywards_block_goes_under_keyward_plugins() {
+    let text = r#"{
+      "plugins": [{"enabled": true, "name": "semantic_cache", "config": {"ttl": "5m"}},
+                  {"enabled": false, "name": "logging"}],
+      "keyward_plugins": {"key_selection": {"path": "/opt/keyward/a.so"}, "governance": {"path": "/opt/keyward/b.so"}}
+    }"#;
+    let loaded = HostConfig::parse(text).unwrap();
+    assert_eq!(
+        loaded.config.plugins.key_selection.as_ref().unwrap().path,
+        std::path::Path::new("/opt/keyward/a.so")
+    );
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("plugins[0] (semantic_cache)"))
+    );
+    let saved: serde_json::Value =
+        serde_json::from_slice(&loaded.config.to_saved_json().unwrap()).unwrap();
+    let original: serde_json::Value = serde_json::from_str(text).unwrap();
+    assert_eq!(
+        saved["plugins"], original["plugins"],
+        "the array as it came"
+    );
+    assert_eq!(
+        saved["keyward_plugins"]["governance"]["path"],
+        "/opt/keyward/b.so"
+    );
+    let again =
+        HostConfig::parse(&String::from_utf8(loaded.config.to_saved_json().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(
+        again.config.plugins, loaded.config.plugins,
+        "a saved file reads back the same"
+    );
+
+    let twice = r#"{"plugins": {"key_selection": {"path": "a.so"}},
+                    "keyward_plugins": {"key_selection": {"path": "b.so"}}}"#;
+    assert_eq!(
+        HostConfig::parse(twice).unwrap_err().path,
+        "keyward_plugins"
+    );
+}
