@@ -265,6 +265,17 @@ impl Session {
             }));
         }
         let (key_id, provider_model) = self.select().map_err(|error| unusable(route, error))?;
+        if route.is_unusable_key(&key_id) {
+            // A selector that ignores `enabled` must still not reach the key.
+            return Err(GatewayError::new(
+                503,
+                "provider_key_unavailable",
+                format!(
+                    "provider {provider}: key {key_id} cannot be used; not usable: {}",
+                    route.unusable.join("; ")
+                ),
+            ));
+        }
         let key = route.keys.get(&key_id).ok_or_else(|| {
             GatewayError::internal(format!("key {key_id} of {provider} is not configured"))
         })?;

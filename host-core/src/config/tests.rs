@@ -228,3 +228,24 @@ fn a_bifrost_plugins_array_is_kept_verbatim_and_keywards_block_goes_under_keywar
         "keyward_plugins"
     );
 }
+
+#[test]
+fn a_provider_whose_base_url_is_unset_gets_no_default_url_and_none_of_its_keys_is_called() {
+    let text = r#"{
+      "providers": {"openai": {"keys": [{"id": "k1", "name": "main", "value": "sk-test-0123456789", "models": ["*"]}],
+                               "network_config": {"base_url": "env.KEYWARD_TEST_CONFIG_UNSET_BASE"}}},
+      "plugins": {"key_selection": {"path": "a.so"}, "governance": {"path": "b.so"}}
+    }"#;
+    let loaded = HostConfig::parse(text).unwrap();
+    let routes = crate::upstream::Routes::build(&loaded.config);
+    let openai = routes.provider("openai").unwrap();
+    assert_eq!(
+        openai.base_url, None,
+        "never the public default in place of the configured one"
+    );
+    assert!(openai.is_unusable_key("k1"));
+    assert_eq!(
+        loaded.config.role_data().key_selection["providers"]["openai"]["keys"][0]["enabled"],
+        false
+    );
+}

@@ -56,6 +56,16 @@ pub struct ProviderRoute {
     /// What of it cannot be used, one line each (`key oa-1: value: env.OPENAI_API_KEY is not
     /// set`): named in the answer when no usable key can serve a request.
     pub unusable: Vec<String>,
+    /// The ids of its keys that cannot be used (every key when the provider itself cannot):
+    /// never called, whatever a selector answers.
+    pub unusable_keys: Vec<String>,
+}
+
+impl ProviderRoute {
+    /// Whether the key may not be called (an `env.NAME` it or its provider reads is unset).
+    pub fn is_unusable_key(&self, key_id: &str) -> bool {
+        self.unusable_keys.iter().any(|id| id == key_id)
+    }
 }
 
 /// What calling with one key needs.
@@ -93,23 +103,36 @@ pub struct Target {
 impl Routes {
     /// Builds every provider's route from the configuration.
     pub fn build(config: &HostConfig) -> Self {
-        let providers = config
-            .providers
-            .iter()
-            .map(|(name, provider)| {
-                let mut route = route(name, provider);
-                route.unusable = config
-                    .unusable
-                    .iter()
-                    .filter(|u| u.provider.as_deref() == Some(name.as_str()))
-                    .map(|u| match u.kind {
-                        "provider" => format!("the provider: {}", u.reason),
-                        _ => format!("key {}: {}", u.id, u.reason),
-                    })
-                    .collect();
-                (name.clone(), route)
-            })
-            .collect();
+        let providers =
+            config
+                .providers
+                .iter()
+                .map(|(name, provider)| {
+                    let mut route = route(name, provider);
+                    route.unusable_keys = provider
+                        .keys
+                        .iter()
+                        .filter(|key| config.is_unusable_key(name, &key.id))
+                        .map(|key| key.id.clone())
+                        .collect();
+                    if config.unusable.iter().any(|u| {
+                        u.kind == "provider" && u.provider.as_deref() == Some(name.as_str())
+                    }) {
+                        // Its configured base URL is unknown: never the default one instead.
+                        route.base_url = None;
+                    }
+                    route.unusable = config
+                        .unusable
+                        .iter()
+                        .filter(|u| u.provider.as_deref() == Some(name.as_str()))
+                        .map(|u| match u.kind {
+                            "provider" => format!("the provider: {}", u.reason),
+                            _ => format!("key {}: {}", u.id, u.reason),
+                        })
+                        .collect();
+                    (name.clone(), route)
+                })
+                .collect();
         Self { providers }
     }
 
@@ -185,6 +208,7 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
         max_retries: network.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
         keys,
         unusable: Vec::new(),
+        unusable_keys: Vec::new(),
     }
 }
 

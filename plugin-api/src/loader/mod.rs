@@ -395,7 +395,7 @@ fn checked_root_module(
     };
     let host_layout = <PluginModRef as StableAbi>::LAYOUT;
     let (interface, implementation) =
-        if patch_level(plugin_interface) < patch_level(crate::INTERFACE_VERSION) {
+        if minor_and_patch(plugin_interface) < minor_and_patch(crate::INTERFACE_VERSION) {
             (plugin_layout, host_layout)
         } else {
             (host_layout, plugin_layout)
@@ -419,14 +419,16 @@ fn checked_root_module(
     module.map_err(|error| classify(path, error))
 }
 
-/// The patch level of `version` (`1` for `0.3.1`); `0` when it does not parse.
-fn patch_level(version: &str) -> u64 {
-    version
-        .split(['-', '+'])
-        .next()
-        .and_then(|core| core.rsplit('.').next())
-        .and_then(|patch| patch.parse().ok())
-        .unwrap_or(0)
+/// `(minor, patch)` of `version` (`(3, 1)` for `0.3.1`; `(0, 0)` when it does not parse): which
+/// of two compatible contracts is the older (within a `0.y` only the patch differs; from 1.0
+/// on, the minor too).
+fn minor_and_patch(version: &str) -> (u64, u64) {
+    let core = version.split(['-', '+']).next().unwrap_or_default();
+    let mut parts = core
+        .split('.')
+        .skip(1)
+        .map(|part| part.parse().unwrap_or(0));
+    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
 }
 
 /// `0.3.x` for `0.3.1`, `2.x.x` for `2.1.0`: what a plugin's version must match, for messages.

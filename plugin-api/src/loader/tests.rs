@@ -42,3 +42,15 @@ fn the_error_names_the_path_the_plugins_version_and_the_line_it_must_match() {
         "{text}"
     );
 }
+
+#[test]
+fn the_older_contract_is_told_by_minor_then_patch() {
+    use super::minor_and_patch;
+    assert!(minor_and_patch("0.3.0") < minor_and_patch("0.3.1"));
+    assert!(
+        minor_and_patch("1.2.5") < minor_and_patch("1.3.0"),
+        "from 1.0 the minor decides first"
+    );
+    assert_eq!(minor_and_patch("0.3.2-rc.1"), (3, 2));
+    assert_eq!(minor_and_patch("nonsense"), (0, 0));
+}

@@ -205,9 +205,13 @@ impl Engine {
         admitted
     }
 
+    /// Whether a bare model name may go to `config`: it allows the model, has a price where a
+    /// budget applies, and allows at least one provider key (an empty `key_ids` in Bifrost
+    /// v1.5 allows none, so drawing it would only fail at key selection).
     #[inline]
     fn eligible(&self, config: &ProviderPolicy, model: &str) -> bool {
         config.allows_model(model)
+            && config.key_ids.as_ref().is_none_or(|ids| !ids.is_empty())
             && (config.always_priced || self.priced(&config.path, &config.provider, model))
     }
 

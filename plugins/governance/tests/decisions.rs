@@ -541,3 +541,19 @@ fn per_second_smoothing_is_429_request_limited_with_the_limiter_retry_after() {
     h.host.advance_secs(1);
     h.reserve(4, "vk", "openai", "m", 1, Some(1)).unwrap();
 }
+
+#[test]
+fn a_config_that_allows_no_provider_key_is_not_drawn_for_a_bare_model_name() {
+    let (h, _) = try_harness_with(json!({"version": 2, "virtual_keys": [{
+    "id": "vk", "value": "sk-bf-k",
+    "provider_configs": [
+        {"provider": "openai", "weight": 100, "allowed_models": ["*"], "key_ids": []},
+        {"provider": "azure", "weight": 1, "allowed_models": ["*"], "key_ids": ["*"]}
+    ]}]}))
+    .unwrap();
+    for id in 0..100 {
+        let admitted = h.authorize(id, Some("sk-bf-k"), None, "gpt-4o").unwrap();
+        assert_eq!(admitted.provider, "azure", "openai allows no key");
+        assert!(admitted.fallbacks.is_empty(), "{:?}", admitted.fallbacks);
+    }
+}
