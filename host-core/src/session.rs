@@ -264,16 +264,19 @@ impl Session {
                 GatewayError::new(502, "upstream_failed", "every attempt failed")
             }));
         }
-        let (key_id, provider_model) = self.select().map_err(|error| unusable(route, error))?;
+        let (key_id, provider_model) = self.select().map_err(|error| {
+            if is_no_key(&error) && !route.unusable.is_empty() {
+                // The keys that cannot be used may be the ones that would have served.
+                key_unavailable(route, &error.message)
+            } else {
+                error
+            }
+        })?;
         if route.is_unusable_key(&key_id) {
             // A selector that ignores `enabled` must still not reach the key.
-            return Err(GatewayError::new(
-                503,
-                "provider_key_unavailable",
-                format!(
-                    "provider {provider}: key {key_id} cannot be used; not usable: {}",
-                    route.unusable.join("; ")
-                ),
+            return Err(key_unavailable(
+                route,
+                &format!("provider {provider}: key {key_id} cannot be used"),
             ));
         }
         let key = route.keys.get(&key_id).ok_or_else(|| {
@@ -486,24 +489,21 @@ fn authorize(
     })
 }
 
-/// A selection that found no key, for a provider with keys that cannot be used (an unset
-/// `env.NAME`): a 503 that names them, since they may be the ones that would have served.
-fn unusable(route: &ProviderRoute, error: GatewayError) -> GatewayError {
-    let no_key = matches!(
+/// Whether a selection error says no key could be picked.
+fn is_no_key(error: &GatewayError) -> bool {
+    matches!(
         error.error_type.as_ref(),
         "no_keys" | "model_not_supported" | "all_keys_excluded"
-    );
-    if route.unusable.is_empty() || !no_key {
-        return error;
-    }
+    )
+}
+
+/// The 503 for a request that only keys that cannot be used (an unset `env.NAME`) could
+/// serve: `what` happened, and which of the provider's entries cannot be used, and why.
+fn key_unavailable(route: &ProviderRoute, what: &str) -> GatewayError {
     GatewayError::new(
         503,
         "provider_key_unavailable",
-        format!(
-            "{}; not usable: {}",
-            error.message,
-            route.unusable.join("; ")
-        ),
+        format!("{what}; not usable: {}", route.unusable.join("; ")),
     )
 }
 

@@ -12,7 +12,9 @@ mod supported;
 
 use std::{collections::BTreeMap, path::Path};
 
-use keyward_plugin_api::model::{key::Key, secret::resolve_env_reference_with};
+use keyward_plugin_api::model::{
+    allow_lists::empty_list_allows_all, key::Key, secret::resolve_env_reference_with,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -62,12 +64,24 @@ pub struct HostConfig {
     pub unusable: Vec<Unusable>,
 }
 
+/// What an [`Unusable`] entry is (serialized `provider_key`, `provider`, `virtual_key`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnusableKind {
+    /// A provider key: never picked.
+    ProviderKey,
+    /// A provider (its `base_url`): none of its keys is picked.
+    Provider,
+    /// A virtual key: it matches no request.
+    VirtualKey,
+}
+
 /// An entry of the configuration the gateway serves without: its kind, its id, and why —
 /// never a secret.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Unusable {
-    /// `provider_key`, `provider` (its base URL) or `virtual_key`.
-    pub kind: &'static str,
+    /// What it is.
+    pub kind: UnusableKind,
     /// The provider, for a provider key or a provider.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
@@ -278,7 +292,7 @@ impl HostConfig {
             config
                 .unusable
                 .iter()
-                .filter(|u| u.kind != "virtual_key")
+                .filter(|u| u.kind != UnusableKind::VirtualKey)
                 .map(|u| {
                     format!(
                         "{}: cannot be used, {}; served without it",
@@ -294,23 +308,21 @@ impl HostConfig {
         self.prepare_with_env(&|name| std::env::var(name).ok())
     }
 
-    /// The allow-list semantics the file asks for, from its top-level `version` (Bifrost's
-    /// `transports/config.schema.json`): `2`, the default, is Bifrost v1.5's — an empty list
-    /// allows nothing and `["*"]` everything (key `models`, `provider_configs`,
-    /// `allowed_models`, `key_ids`); `1` keeps v1.4's, where an empty list allows everything.
+    /// The file's top-level `version` (what an empty allow-list means:
+    /// [`empty_list_allows_all`]), checked; absent is the default, 2. Every role is given it.
     pub fn allow_list_version(&self) -> Result<u64, ConfigError> {
-        match self.other.get("version") {
-            None | Some(Value::Null) => Ok(2),
-            Some(Value::Number(n)) if matches!(n.as_u64(), Some(1 | 2)) => {
-                Ok(n.as_u64().unwrap_or(2))
+        let version = match self.other.get("version") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "version",
+                    format!("must be 1 or 2, got {other}"),
+                ));
             }
-            Some(other) => Err(ConfigError::new(
-                "version",
-                format!(
-                    "must be 1 (Bifrost v1.4: an empty allow-list allows all) or 2 (the default: it allows none), got {other}"
-                ),
-            )),
-        }
+        };
+        empty_list_allows_all(version).map_err(|reason| ConfigError::new("version", reason))?;
+        Ok(version.unwrap_or(2))
     }
 
     /// [`prepare`](Self::prepare) with a custom environment lookup.
@@ -327,7 +339,7 @@ impl HostConfig {
                 match resolve_env_reference_with(url, env) {
                     Ok(resolved) => entry.network_config.resolved_base_url = Some(resolved),
                     Err(missing) => unusable.push(Unusable {
-                        kind: "provider",
+                        kind: UnusableKind::Provider,
                         provider: Some(provider.clone()),
                         id: provider.clone(),
                         reason: format!("network_config.base_url: {missing}"),
@@ -346,7 +358,7 @@ impl HostConfig {
                 }
                 if let Err(error) = key.resolve_env_with(env) {
                     unusable.push(Unusable {
-                        kind: "provider_key",
+                        kind: UnusableKind::ProviderKey,
                         provider: Some(provider.clone()),
                         id: key.id.clone(),
                         reason: format!("{}: env.{} is not set", error.field, error.variable),
@@ -389,7 +401,7 @@ impl HostConfig {
                 let value = key.get("value")?.as_str()?;
                 let missing = resolve_env_reference_with(value, env).err()?;
                 Some(Unusable {
-                    kind: "virtual_key",
+                    kind: UnusableKind::VirtualKey,
                     provider: None,
                     id: key
                         .get("id")
@@ -405,10 +417,23 @@ impl HostConfig {
 
     /// Whether the provider key (or its whole provider) is unusable.
     pub fn is_unusable_key(&self, provider: &str, key_id: &str) -> bool {
-        self.unusable.iter().any(|u| {
-            u.provider.as_deref() == Some(provider)
-                && (u.kind == "provider" || (u.kind == "provider_key" && u.id == key_id))
+        self.unusable_of(provider).any(|u| {
+            u.kind == UnusableKind::Provider
+                || (u.kind == UnusableKind::ProviderKey && u.id == key_id)
         })
+    }
+
+    /// Whether the provider itself (its `base_url`) is unusable.
+    pub fn is_unusable_provider(&self, provider: &str) -> bool {
+        self.unusable_of(provider)
+            .any(|u| u.kind == UnusableKind::Provider)
+    }
+
+    /// The unusable entries of `provider` (the provider itself and its keys).
+    pub fn unusable_of<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a Unusable> {
+        self.unusable
+            .iter()
+            .filter(move |u| u.provider.as_deref() == Some(provider))
     }
 
     /// The data each role is built from: the selector gets the providers (secrets redacted:

@@ -39,7 +39,7 @@ fn a_missing_environment_variable_makes_the_key_unusable_naming_it_and_the_varia
     let loaded = HostConfig::parse(&text).expect("an unset env.NAME does not refuse the file");
     let unusable = &loaded.config.unusable;
     assert_eq!(unusable.len(), 1, "{unusable:?}");
-    assert_eq!(unusable[0].kind, "provider_key");
+    assert_eq!(unusable[0].kind, super::UnusableKind::ProviderKey);
     assert_eq!(unusable[0].id, "k1");
     assert_eq!(unusable[0].path, "providers.openai.keys[0]");
     assert!(

@@ -23,7 +23,7 @@ use keyward_plugin_api::model::{key::Key, secret::Secret};
 use self::adapters::{
     AzureOpenAi, Call, OpenAiCompatible, ProviderAdapter, SelfHosted, Unsupported,
 };
-use crate::config::{HostConfig, ProviderConfig};
+use crate::config::{HostConfig, ProviderConfig, UnusableKind};
 
 /// The upstream request timeout when the provider sets none: a whole answer (headers and a
 /// non-streamed body) must arrive within it.
@@ -103,36 +103,11 @@ pub struct Target {
 impl Routes {
     /// Builds every provider's route from the configuration.
     pub fn build(config: &HostConfig) -> Self {
-        let providers =
-            config
-                .providers
-                .iter()
-                .map(|(name, provider)| {
-                    let mut route = route(name, provider);
-                    route.unusable_keys = provider
-                        .keys
-                        .iter()
-                        .filter(|key| config.is_unusable_key(name, &key.id))
-                        .map(|key| key.id.clone())
-                        .collect();
-                    if config.unusable.iter().any(|u| {
-                        u.kind == "provider" && u.provider.as_deref() == Some(name.as_str())
-                    }) {
-                        // Its configured base URL is unknown: never the default one instead.
-                        route.base_url = None;
-                    }
-                    route.unusable = config
-                        .unusable
-                        .iter()
-                        .filter(|u| u.provider.as_deref() == Some(name.as_str()))
-                        .map(|u| match u.kind {
-                            "provider" => format!("the provider: {}", u.reason),
-                            _ => format!("key {}: {}", u.id, u.reason),
-                        })
-                        .collect();
-                    (name.clone(), route)
-                })
-                .collect();
+        let providers = config
+            .providers
+            .iter()
+            .map(|(name, provider)| (name.clone(), route(name, provider, config)))
+            .collect();
         Self { providers }
     }
 
@@ -164,14 +139,20 @@ impl ProviderRoute {
     }
 }
 
-fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
+fn route(name: &str, provider: &ProviderConfig, config: &HostConfig) -> ProviderRoute {
     let network = &provider.network_config;
     let adapter = adapter_of(name, provider);
-    let base_url = network
-        .resolved_base_url
-        .clone()
-        .or_else(|| default_base_url(name).map(str::to_owned))
-        .map(|u| u.trim_end_matches('/').to_owned());
+    // A configured base URL that reads an unset `env.NAME` is unknown: never the default one
+    // instead.
+    let base_url = if config.is_unusable_provider(name) {
+        None
+    } else {
+        network
+            .resolved_base_url
+            .clone()
+            .or_else(|| default_base_url(name).map(str::to_owned))
+            .map(|u| u.trim_end_matches('/').to_owned())
+    };
     let extra_headers = network
         .extra_headers
         .iter()
@@ -207,8 +188,19 @@ fn route(name: &str, provider: &ProviderConfig) -> ProviderRoute {
             .unwrap_or(DEFAULT_STREAM_IDLE_TIMEOUT),
         max_retries: network.max_retries.unwrap_or(DEFAULT_MAX_RETRIES),
         keys,
-        unusable: Vec::new(),
-        unusable_keys: Vec::new(),
+        unusable: config
+            .unusable_of(name)
+            .map(|u| match u.kind {
+                UnusableKind::Provider => format!("the provider: {}", u.reason),
+                _ => format!("key {}: {}", u.id, u.reason),
+            })
+            .collect(),
+        unusable_keys: provider
+            .keys
+            .iter()
+            .filter(|key| config.is_unusable_key(name, &key.id))
+            .map(|key| key.id.clone())
+            .collect(),
     }
 }
 

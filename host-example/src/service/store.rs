@@ -25,7 +25,7 @@ use keyward_host_core::{
 
 use crate::service::{
     persist::atomic_write,
-    plugins::{PluginError, PluginHost, ReloadReport},
+    plugins::{PluginError, PluginHost, Prepared, ReloadReport},
 };
 
 /// The file the configuration is saved to, in the data directory.
@@ -103,14 +103,13 @@ impl Store {
         let data = next.role_data();
         let plugins = self.plugins.clone();
         let path = self.data_dir.join(SAVED_CONFIG);
-        tokio::task::spawn_blocking(move || -> Result<(), GatewayError> {
-            let prepared = plugins.prepare(&data, false).map_err(plugin_error)?;
-            atomic_write(&path, &bytes).map_err(|e| {
-                tracing::error!(path = %path.display(), error = %e, "cannot save the configuration");
-                GatewayError::internal("the configuration could not be saved; nothing was changed")
-            })?;
-            plugins.commit(prepared).map_err(plugin_error)?;
-            Ok(())
+        tokio::task::spawn_blocking(move || {
+            build_save_publish(&plugins, &path, &bytes, |p| p.prepare(&data, false)).map_err(
+                |failure| match failure {
+                    SaveFailure::Plugins(error) => plugin_error(error),
+                    SaveFailure::Write => GatewayError::internal(NOT_SAVED),
+                },
+            )
         })
         .await
         .map_err(|e| GatewayError::internal(format!("configuration update task failed: {e}")))??;
@@ -153,15 +152,13 @@ impl Store {
         let plugins = self.plugins.clone();
         let block = next.plugins.clone();
         let path = self.data_dir.join(SAVED_CONFIG);
-        let report = tokio::task::spawn_blocking(move || -> Result<ReloadReport, PluginError> {
-            let prepared = plugins.prepare_block(&block, &data)?;
-            atomic_write(&path, &bytes).map_err(|e| {
-                tracing::error!(path = %path.display(), error = %e, "cannot save the configuration");
-                PluginError::Config(
-                    "the configuration could not be saved; nothing was changed".to_owned(),
-                )
-            })?;
-            plugins.commit(prepared)
+        let report = tokio::task::spawn_blocking(move || {
+            build_save_publish(&plugins, &path, &bytes, |p| p.prepare_block(&block, &data)).map_err(
+                |failure| match failure {
+                    SaveFailure::Plugins(error) => error,
+                    SaveFailure::Write => PluginError::Config(NOT_SAVED.to_owned()),
+                },
+            )
         })
         .await
         .unwrap_or_else(|e| Err(PluginError::Config(format!("reload task failed: {e}"))))?;
@@ -179,6 +176,33 @@ impl Store {
         atomic_write(&self.data_dir.join(SAVED_USAGE), usage.as_bytes())
             .map_err(|e| format!("cannot save usage: {e}"))
     }
+}
+
+/// What a failed save refuses with.
+const NOT_SAVED: &str = "the configuration could not be saved; nothing was changed";
+
+/// Why [`build_save_publish`] changed nothing.
+enum SaveFailure {
+    /// Building or publishing the roles failed.
+    Plugins(PluginError),
+    /// The configuration file could not be written (logged).
+    Write,
+}
+
+/// A configuration change, in the one order that can fail without changing anything: build the
+/// new roles with `prepare`, save `bytes` as the configuration, then publish the roles.
+fn build_save_publish(
+    plugins: &PluginHost,
+    path: &Path,
+    bytes: &[u8],
+    prepare: impl FnOnce(&PluginHost) -> Result<Prepared, PluginError>,
+) -> Result<ReloadReport, SaveFailure> {
+    let prepared = prepare(plugins).map_err(SaveFailure::Plugins)?;
+    atomic_write(path, bytes).map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "cannot save the configuration");
+        SaveFailure::Write
+    })?;
+    plugins.commit(prepared).map_err(SaveFailure::Plugins)
 }
 
 /// A plugin's refusal of a configuration is the client's error (400, with the plugin's message

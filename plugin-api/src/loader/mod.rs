@@ -347,13 +347,7 @@ fn unique_name(prefix: &str) -> String {
 /// accept any newer `0.y` and leave it to the layout check; ours refuses another line before
 /// any of its layout is read, with [`LoadError::IncompatibleVersion`].
 pub fn interface_versions_compatible(host: &str, plugin: &str) -> bool {
-    let parse = |text: &str| -> Option<(u64, u64, u64)> {
-        let core = text.split(['-', '+']).next()?;
-        let mut parts = core.split('.').map(|part| part.parse::<u64>().ok());
-        let version = (parts.next()??, parts.next()??, parts.next()??);
-        parts.next().is_none().then_some(version)
-    };
-    match (parse(host), parse(plugin)) {
+    match (parse_version(host), parse_version(plugin)) {
         (Some(host), Some(found)) if host.0 == 0 => found.0 == 0 && found.1 == host.1,
         (Some(host), Some(found)) => found.0 == host.0,
         _ => false,
@@ -423,21 +417,23 @@ fn checked_root_module(
 /// of two compatible contracts is the older (within a `0.y` only the patch differs; from 1.0
 /// on, the minor too).
 fn minor_and_patch(version: &str) -> (u64, u64) {
-    let core = version.split(['-', '+']).next().unwrap_or_default();
-    let mut parts = core
-        .split('.')
-        .skip(1)
-        .map(|part| part.parse().unwrap_or(0));
-    (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    parse_version(version).map_or((0, 0), |(_, minor, patch)| (minor, patch))
+}
+
+/// `(major, minor, patch)` of a `x.y.z` version, a pre-release or build suffix ignored.
+fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let core = text.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|part| part.parse::<u64>().ok());
+    let version = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(version)
 }
 
 /// `0.3.x` for `0.3.1`, `2.x.x` for `2.1.0`: what a plugin's version must match, for messages.
 fn compatible_line(host: &str) -> String {
-    let mut parts = host.split('.');
-    match (parts.next(), parts.next()) {
-        (Some("0"), Some(minor)) => format!("0.{minor}.x"),
-        (Some(major), _) => format!("{major}.x.x"),
-        _ => host.to_owned(),
+    match parse_version(host) {
+        Some((0, minor, _)) => format!("0.{minor}.x"),
+        Some((major, _, _)) => format!("{major}.x.x"),
+        None => host.to_owned(),
     }
 }
 

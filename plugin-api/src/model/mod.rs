@@ -5,7 +5,9 @@
 //! - [`secret`]: [`Secret`](secret::Secret) (redacts itself) and
 //!   [`EnvValue`](secret::EnvValue) (`{"value","env_var","from_env"}` or `"env.NAME"`).
 //! - [`weight`]: the fixed-point [`Weight`](weight::Weight).
+//! - [`allow_lists`]: what an empty allow-list means (the file's `version`).
 
+pub mod allow_lists;
 pub mod secret;
 pub mod weight;
 

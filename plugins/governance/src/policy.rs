@@ -137,7 +137,8 @@ pub struct KeyPolicy {
     pub active: bool,
     /// When it expires (Unix nanoseconds), if ever.
     pub expires_at: Option<u64>,
-    /// Its provider configs, in configuration order; empty allows every provider.
+    /// Its provider configs, in configuration order; empty allows no provider unless
+    /// `any_provider` (a version 1 file).
     pub providers: Vec<ProviderPolicy>,
     /// Whether any provider may be called: a key with no provider configs in a version 1 file
     /// (in Bifrost v1.5 no provider configs allow no provider).

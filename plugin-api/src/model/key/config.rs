@@ -98,7 +98,11 @@ impl KeysConfig {
 
     /// Gives id-less keys their name as id, and refuses keys with neither and duplicate ids.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
-        let empty_allows_all = self.version == Some(1);
+        let empty_allows_all = crate::model::allow_lists::empty_list_allows_all(self.version)
+            .map_err(|message| ConfigError {
+                path: "version".to_owned(),
+                message,
+            })?;
         for (provider, keys) in &mut self.providers {
             if empty_allows_all {
                 for key in keys.keys.iter_mut().filter(|k| k.models.is_empty()) {

@@ -8,6 +8,7 @@ use abi_stable::std_types::RStr;
 use keyward_plugin_api::{
     ffi::KeywardError,
     model::{
+        allow_lists::empty_list_allows_all,
         governance::{
             Budget, Customer, RateLimit, Team, VirtualKey, budget::BudgetOwner,
             duration::from_datetime, money::dollars_to_nanos,
@@ -55,8 +56,6 @@ struct Limits<'c> {
     me: Option<BudgetOwner<'c>>,
     budget_id: Option<&'c str>,
     budgets: Vec<&'c Budget>,
-    /// Top-level budgets that name this level as their owner, with their paths.
-    owned: Vec<(&'c Budget, String)>,
     rate_limit_id: Option<&'c str>,
     rate_limit: Option<&'c RateLimit>,
     calendar_aligned: bool,
@@ -65,6 +64,8 @@ struct Limits<'c> {
 struct Builder<'c> {
     now: u64,
     budgets: HashMap<&'c str, (&'c Budget, String)>,
+    /// The top-level budgets that name their owner, by owner.
+    owned: OwnedBudgets<'c>,
     rate_limits: HashMap<&'c str, (&'c RateLimit, String)>,
     counters: Vec<Counter>,
     ids: Vec<CounterId>,
@@ -197,7 +198,12 @@ impl<'c> Builder<'c> {
             let counter = self.budget(budget, id, limits.calendar_aligned, &budget_path)?;
             level.budgets.push(counter);
         }
-        for (budget, budget_path) in &limits.owned {
+        let owned = limits
+            .me
+            .and_then(|me| self.owned.get(&me))
+            .cloned()
+            .unwrap_or_default();
+        for (budget, budget_path) in &owned {
             let counter = self.budget(budget, &budget.id, limits.calendar_aligned, budget_path)?;
             if !level.budgets.contains(&counter) {
                 level.budgets.push(counter);
@@ -288,10 +294,8 @@ type CustomerLevels = HashMap<String, Level>;
 /// The top-level budgets that name their owner, by owner.
 type OwnedBudgets<'c> = HashMap<BudgetOwner<'c>, Vec<(&'c Budget, String)>>;
 
-#[allow(clippy::too_many_arguments)]
 fn owner_limits<'c>(
     me: Option<BudgetOwner<'c>>,
-    owned: &OwnedBudgets<'c>,
     budget_id: Option<&'c String>,
     single: Option<&'c Budget>,
     budgets: &'c [Budget],
@@ -299,10 +303,6 @@ fn owner_limits<'c>(
     rate_limit: Option<&'c RateLimit>,
 ) -> Limits<'c> {
     Limits {
-        owned: me
-            .and_then(|me| owned.get(&me))
-            .cloned()
-            .unwrap_or_default(),
         me,
         budget_id: budget_id.map(String::as_str).filter(|s| !s.is_empty()),
         budgets: single.into_iter().chain(budgets).collect(),
@@ -340,6 +340,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
     let mut builder = Builder {
         now,
         budgets: HashMap::new(),
+        owned: HashMap::new(),
         rate_limits: HashMap::new(),
         counters: Vec::new(),
         ids: Vec::new(),
@@ -360,7 +361,6 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
             ));
         }
     }
-    let mut owned: OwnedBudgets<'_> = HashMap::new();
     let mut warnings = Vec::new();
     for (i, budget) in budgets.iter().enumerate() {
         let path = format!("budgets[{i}]");
@@ -370,7 +370,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
                  governance.model_configs yet, so it is not charged (docs/compatibility.md)",
                 budget.id
             )),
-            Some(owner) => owned.entry(owner).or_default().push((budget, path)),
+            Some(owner) => builder.owned.entry(owner).or_default().push((budget, path)),
             None => {}
         }
     }
@@ -395,18 +395,8 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
 
     let empty_keys = Vec::new();
     let keys = config.virtual_keys.as_ref().unwrap_or(&empty_keys);
-    let empty_allows_all = match config.version {
-        None | Some(2) => false,
-        Some(1) => true,
-        Some(other) => {
-            return Err(invalid(
-                "version",
-                format!(
-                    "must be 1 (an empty allow-list allows all) or 2 (it allows none), got {other}"
-                ),
-            ));
-        }
-    };
+    let empty_allows_all =
+        empty_list_allows_all(config.version).map_err(|reason| invalid("version", reason))?;
     if !empty_allows_all {
         warnings.extend(empty_allow_lists(keys));
     }
@@ -468,7 +458,6 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         let (customer, path) = &customers[id];
         let limits = owner_limits(
             Some(BudgetOwner::Customer(&customer.id)),
-            &owned,
             customer.budget_id.as_ref(),
             customer.budget.as_ref(),
             &customer.budgets,
@@ -500,7 +489,6 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         }
         let limits = owner_limits(
             Some(BudgetOwner::Team(&team.id)),
-            &owned,
             team.budget_id.as_ref(),
             team.budget.as_ref(),
             &team.budgets,
@@ -528,7 +516,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
             key,
             &path,
             (&team_levels, &customer_levels),
-            (&owned, empty_allows_all),
+            empty_allows_all,
         )?;
         if by_id.insert(key.id.clone().into_boxed_str(), i).is_some() {
             return Err(invalid(
@@ -558,7 +546,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         compiled.push(policy);
     }
 
-    check_owners_exist(&owned, keys, &team_levels, &customer_levels)?;
+    check_owners_exist(&builder.owned, keys, &team_levels, &customer_levels)?;
 
     Ok(Policy {
         warnings,
@@ -650,14 +638,13 @@ fn compile_key<'c>(
     key: &'c VirtualKey,
     path: &str,
     (teams, customers): (&TeamLevels, &CustomerLevels),
-    (owned, empty_allows_all): (&OwnedBudgets<'c>, bool),
+    empty_allows_all: bool,
 ) -> Result<KeyPolicy> {
     key.validate()
         .map_err(|(field, reason)| invalid(&format!("{path}.{field}"), reason))?;
     let key_label = label("virtual key", &key.name, &key.id);
     let mut limits = owner_limits(
         Some(BudgetOwner::VirtualKey(&key.id)),
-        owned,
         key.budget_id.as_ref(),
         None,
         &key.budgets,
@@ -708,7 +695,6 @@ fn compile_key<'c>(
         }
         let mut limits = owner_limits(
             config.id.map(BudgetOwner::ProviderConfig),
-            owned,
             config.budget_id.as_ref(),
             None,
             &config.budgets,
