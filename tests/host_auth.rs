@@ -128,4 +128,40 @@ fn bifrost_basic_admin_credentials_work_when_auth_config_is_enabled() {
         200,
         "the bearer token still works"
     );
+    drop(host);
+
+    // Bifrost's credentials suffice: no KEYWARD_ADMIN_TOKEN (an empty value is unset).
+    let dir = support::host::scratch_dir("auth-basic-only");
+    std::fs::write(dir.join("config.json"), config.to_string()).expect("write the config");
+    let host = Host::start_with_env(
+        dir,
+        &[
+            ("KEYWARD_TEST_ADMIN_USER", "admin"),
+            ("KEYWARD_ADMIN_TOKEN", ""),
+        ],
+    )
+    .expect("starts with auth_config and no admin token");
+    let basic = host.request(
+        "GET",
+        "/api/keys",
+        None,
+        &[("authorization", "Basic YWRtaW46czNjcmV0LXBhc3M=")],
+    );
+    assert_eq!(basic.status, 200, "{}", basic.text);
+    let bearer = host.admin("GET", "/api/keys", None);
+    assert_eq!(assert_envelope(&bearer, 401), "unauthorized");
+    assert_eq!(bearer.body["error"]["code"], "invalid_admin_token");
+}
+
+#[test]
+fn with_neither_the_admin_token_nor_auth_config_the_host_refuses_to_start() {
+    let dir = support::host::scratch_dir("auth-none");
+    std::fs::write(dir.join("config.json"), test_config().to_string()).expect("write the config");
+    let refused = Host::start_with_env(dir, &[("KEYWARD_ADMIN_TOKEN", "")])
+        .err()
+        .expect("refuses to start");
+    assert!(
+        refused.contains("KEYWARD_ADMIN_TOKEN") && refused.contains("governance.auth_config"),
+        "{refused}"
+    );
 }

@@ -4,7 +4,9 @@
 //! redacted; the governance plugin gets the governance block and
 //! `client.enforce_auth_on_inference`) and the same provider adapters
 //! ([`keyward_host_core::upstream::Routes`]). What this file adds is only nginx's view of paths:
-//! relative plugin paths are relative to the configuration file.
+//! relative plugin paths are relative to the configuration file, and a role the file names no
+//! plugin for gets the default plugin installed beside the module's own `.so` (as keyward-host
+//! takes the one beside its executable).
 
 use std::path::{Path, PathBuf};
 
@@ -48,26 +50,29 @@ impl SharedConfig {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let dir = path.parent().unwrap_or_else(|| Path::new("."));
-        Self::parse(&text, dir).map_err(|e| format!("{}: {e}", path.display()))
+        let install_dir = module_dir().ok_or_else(|| {
+            "cannot find the directory of the keyward module in /proc/self/maps".to_owned()
+        })?;
+        Self::parse_with(&text, dir, &install_dir, &|name| std::env::var(name).ok())
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// Parses the configuration text; relative plugin paths resolve against `dir`.
-    pub fn parse(text: &str, dir: &Path) -> Result<Self, String> {
-        Self::parse_with(text, dir, &|name| std::env::var(name).ok())
-    }
-
-    /// [`parse`](Self::parse) with a custom environment lookup (for `env.NAME` values).
+    /// Parses the configuration text: relative plugin paths resolve against `dir`, a role the
+    /// text names no plugin for takes the default one in `install_dir`; `env` resolves
+    /// `env.NAME` values.
     pub fn parse_with(
         text: &str,
         dir: &Path,
+        install_dir: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Self, String> {
         let loaded = HostConfig::parse_with_env(text, env).map_err(|e| e.to_string())?;
         let config = loaded.config;
-        if config.plugins.key_selection.is_none() {
-            return Err("plugins: the block is required (key_selection and governance)".to_owned());
-        }
-        let groups = config.plugins.groups().map_err(|e| e.to_string())?;
+        let groups = config
+            .plugins
+            .resolved(dir, install_dir)
+            .groups()
+            .map_err(|e| e.to_string())?;
         Ok(Self {
             groups,
             dir: dir.to_path_buf(),
@@ -77,6 +82,23 @@ impl SharedConfig {
             warnings: loaded.warnings,
         })
     }
+}
+
+/// The directory of the `.so` this code was loaded from: the mapping of `/proc/self/maps` that
+/// holds this function's address.
+fn module_dir() -> Option<PathBuf> {
+    let address = module_dir as fn() -> Option<PathBuf> as usize;
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let (start, end) = fields.next()?.split_once('-')?;
+        let start = usize::from_str_radix(start, 16).ok()?;
+        let end = usize::from_str_radix(end, 16).ok()?;
+        let path = fields.nth(4)?;
+        (start <= address && address < end && path.starts_with('/'))
+            .then(|| Path::new(path).parent().map(Path::to_path_buf))
+            .flatten()
+    })
 }
 
 #[cfg(test)]

@@ -335,6 +335,8 @@ def test(run, tmp, conf, port, env, args):
         run.check(f"worker_processes 2 {'acknowledged: accepted' if want else 'refused'}",
                   (result.returncode == 0) == want and refused != want, result.stderr[-600:])
 
+    default_plugins(run, tmp, port, env, args)
+
     result = subprocess.run([NGINX, "-p", tmp, "-c", conf], env=env, capture_output=True, text=True)
     run.check("nginx starts with the module", result.returncode == 0, result.stderr)
     if result.returncode != 0:
@@ -548,6 +550,40 @@ def test(run, tmp, conf, port, env, args):
 
     if args.example_plugin:
         example_plugin(run, tmp, conf, port, env, args.example_plugin)
+
+
+def default_plugins(run, tmp, port, env, args):
+    """A config.json with no plugins block: the module loads the default plugins installed
+    beside its own .so (checked with `nginx -t`), and names the missing file when there are none."""
+    for installed in (True, False):
+        where = os.path.join(tmp, "installed" if installed else "bare")
+        os.makedirs(where, exist_ok=True)
+        module = os.path.join(where, os.path.basename(args.module))
+        shutil.copy(args.module, module)
+        if installed:
+            for name in ("libkeyward_weighted_selector.so", "libkeyward_governance.so"):
+                shutil.copy(os.path.join(tmp, "plugins", name), where)
+        document = json.load(open(os.path.join(tmp, "config.json")))
+        del document["plugins"]
+        with open(os.path.join(where, "config.json"), "w") as f:
+            json.dump(document, f)
+        text = nginx_conf(tmp, module, port).replace(f"keyward_config {tmp}/config.json", f"keyward_config {where}/config.json")
+        other = os.path.join(where, "nginx.conf")
+        with open(other, "w") as f:
+            f.write(text)
+        log_path = os.path.join(tmp, "error.log")
+        log_before = open(log_path).read() if os.path.exists(log_path) else ""
+        result = subprocess.run([NGINX, "-t", "-p", tmp, "-c", other], env=env, capture_output=True, text=True)
+        log = open(log_path).read()[len(log_before):] if os.path.exists(log_path) else ""
+        said = result.stderr + log
+        selector = os.path.join(where, "libkeyward_weighted_selector.so")
+        if installed:
+            run.check("no plugins block: nginx -t loads the default plugins beside the module",
+                      result.returncode == 0 and selector in said
+                      and os.path.join(where, "libkeyward_governance.so") in said, said[-600:])
+        else:
+            run.check("no plugins block and none installed: nginx -t names the missing default plugin",
+                      result.returncode != 0 and selector in said, said[-600:])
 
 
 def reload_under_traffic(tmp, conf, port, env):

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub use self::plugins::{
-    PluginEntry, PluginGroup, PluginsBlock, PluginsBlockError, RoleData, resolve_path,
+    DEFAULT_GOVERNANCE, DEFAULT_SELECTOR, PluginEntry, PluginGroup, PluginsBlock,
+    PluginsBlockError, RoleData, resolve_path,
 };
 
 /// The whole configuration document. Its `Debug` names what it holds, never a value (the

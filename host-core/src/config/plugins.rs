@@ -8,6 +8,13 @@ use keyward_plugin_api::ffi::RoleMask;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The default key selector's file name: installed beside each host (keyward-host's executable,
+/// the nginx module's `.so`), used when the configuration names no key selector.
+pub const DEFAULT_SELECTOR: &str = "libkeyward_weighted_selector.so";
+/// The default governance plugin's file name, installed beside each host; used when the
+/// configuration names none of `governance`, `authorization`, `enforcement`.
+pub const DEFAULT_GOVERNANCE: &str = "libkeyward_governance.so";
+
 /// Where a role's plugin comes from and its own options.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -111,6 +118,38 @@ impl PluginsBlock {
             }
         }
         next
+    }
+
+    /// This block with every path made absolute against `config_dir` (the directory of the file
+    /// it was read from), and each role it leaves out given the default plugin installed in
+    /// `install_dir` ([`DEFAULT_SELECTOR`], [`DEFAULT_GOVERNANCE`]).
+    pub fn resolved(&self, config_dir: &Path, install_dir: &Path) -> PluginsBlock {
+        let absolute = |entry: &Option<PluginEntry>| {
+            entry.as_ref().map(|e| PluginEntry {
+                path: resolve_path(config_dir, &e.path),
+                config: e.config.clone(),
+            })
+        };
+        let default = |file: &str| PluginEntry {
+            path: install_dir.join(file),
+            config: Map::new(),
+        };
+        let mut block = PluginsBlock {
+            key_selection: absolute(&self.key_selection),
+            governance: absolute(&self.governance),
+            authorization: absolute(&self.authorization),
+            enforcement: absolute(&self.enforcement),
+        };
+        if block.key_selection.is_none() {
+            block.key_selection = Some(default(DEFAULT_SELECTOR));
+        }
+        if block.governance.is_none()
+            && block.authorization.is_none()
+            && block.enforcement.is_none()
+        {
+            block.governance = Some(default(DEFAULT_GOVERNANCE));
+        }
+        block
     }
 
     /// The first entry whose path is relative, by its field name (`key_selection`, …): a block

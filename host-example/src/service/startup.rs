@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use keyward_plugin_api::{hosts::SystemHost, model::secret::Secret};
 
-use keyward_host_core::config::{HostConfig, PluginEntry, PluginsBlock, resolve_path};
+use keyward_host_core::config::{HostConfig, PluginsBlock};
 
 use crate::{
     cli::Args,
@@ -21,19 +21,14 @@ use crate::{
     },
 };
 
-/// The default key selector, looked for next to the executable.
-pub const DEFAULT_SELECTOR: &str = "libkeyward_weighted_selector.so";
-/// The default governance plugin, looked for next to the executable.
-pub const DEFAULT_GOVERNANCE: &str = "libkeyward_governance.so";
-
 /// What start-up produced.
 pub struct Started {
     /// The configuration in force.
     pub config: HostConfig,
     /// The running plugins.
     pub plugins: std::sync::Arc<PluginHost>,
-    /// The management API's token.
-    pub admin_token: Secret,
+    /// The management API's token (optional when `governance.auth_config` is enabled).
+    pub admin_token: Option<Secret>,
     /// Bifrost's `governance.auth_config` credentials, when it is enabled.
     pub admin_basic: Option<(Secret, Secret)>,
 }
@@ -62,10 +57,13 @@ pub fn start(args: &Args) -> Result<Started, String> {
     let admin_token = std::env::var(&token_env)
         .ok()
         .filter(|t| !t.is_empty())
-        .map(Secret::new)
-        .ok_or_else(|| format!("admin.token_env: the environment variable {token_env} (the management API token) is not set"))?;
-
+        .map(Secret::new);
     let admin_basic = basic_credentials(&config)?;
+    if admin_token.is_none() && admin_basic.is_none() {
+        return Err(format!(
+            "admin.token_env: the environment variable {token_env} (the management API token) is not set, and governance.auth_config is not enabled: the management API would have no credential"
+        ));
+    }
 
     // Each load makes its own private directory under it (plugin-api's loader).
     let copies = std::env::temp_dir();
@@ -186,35 +184,7 @@ fn basic_credentials(config: &HostConfig) -> Result<Option<(Secret, Secret)>, St
 }
 
 fn absolute_plugins(block: &PluginsBlock, base: &Path) -> Result<PluginsBlock, String> {
-    let absolute = |entry: &Option<PluginEntry>| {
-        entry.as_ref().map(|e| PluginEntry {
-            path: resolve_path(base, &e.path),
-            config: e.config.clone(),
-        })
-    };
-    let mut block = PluginsBlock {
-        key_selection: absolute(&block.key_selection),
-        governance: absolute(&block.governance),
-        authorization: absolute(&block.authorization),
-        enforcement: absolute(&block.enforcement),
-    };
-    let beside_exe = |file: &str| -> Result<PluginEntry, String> {
-        let exe =
-            std::env::current_exe().map_err(|e| format!("cannot find the executable: {e}"))?;
-        let dir = exe
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(PathBuf::new);
-        Ok(PluginEntry {
-            path: dir.join(file),
-            config: Default::default(),
-        })
-    };
-    if block.key_selection.is_none() {
-        block.key_selection = Some(beside_exe(DEFAULT_SELECTOR)?);
-    }
-    if block.governance.is_none() && block.authorization.is_none() && block.enforcement.is_none() {
-        block.governance = Some(beside_exe(DEFAULT_GOVERNANCE)?);
-    }
-    Ok(block)
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the executable: {e}"))?;
+    let install_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    Ok(block.resolved(base, &install_dir))
 }

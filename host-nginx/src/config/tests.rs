@@ -35,7 +35,9 @@ fn env(name: &str) -> Option<String> {
 
 #[test]
 fn groups_merge_like_keyward_host() {
-    let config = SharedConfig::parse_with(CONFIG, Path::new("/etc/kw"), &env).unwrap();
+    let config =
+        SharedConfig::parse_with(CONFIG, Path::new("/etc/kw"), Path::new("/usr/lib/kw"), &env)
+            .unwrap();
     assert_eq!(config.groups.len(), 2);
     let selection = &config.groups[0];
     assert_eq!(selection.path_in(&config.dir), Path::new("/etc/kw/sel.so"));
@@ -62,7 +64,8 @@ fn groups_merge_like_keyward_host() {
 
 #[test]
 fn key_values_and_base_urls() {
-    let config = SharedConfig::parse_with(CONFIG, Path::new("/"), &env).unwrap();
+    let config =
+        SharedConfig::parse_with(CONFIG, Path::new("/"), Path::new("/usr/lib/kw"), &env).unwrap();
     let openai = config.routes.provider("openai").unwrap();
     // `env.NAME` in base_url is read, and the trailing `/` dropped.
     assert_eq!(openai.base_url.as_deref(), Some("http://127.0.0.1:9"));
@@ -77,7 +80,9 @@ fn key_values_and_base_urls() {
 #[test]
 fn errors_and_warnings_name_the_field_without_secrets() {
     // An unset env.NAME does not refuse the file: each entry is warned, naming its path.
-    let missing_env = SharedConfig::parse_with(CONFIG, Path::new("/"), &|_| None).unwrap();
+    let missing_env =
+        SharedConfig::parse_with(CONFIG, Path::new("/"), Path::new("/usr/lib/kw"), &|_| None)
+            .unwrap();
     let warned = missing_env.warnings.join("\n");
     assert!(
         warned.contains("providers.openai.keys[0]") && warned.contains("TEST_KEY_ONE"),
@@ -85,13 +90,32 @@ fn errors_and_warnings_name_the_field_without_secrets() {
     );
     assert!(warned.contains("TEST_OPENAI_BASE"), "{warned}");
     assert!(!warned.contains("sk-"));
-    let no_plugins =
-        SharedConfig::parse_with(r#"{"providers": {}}"#, Path::new("/"), &env).unwrap_err();
-    assert!(no_plugins.contains("plugins"), "{no_plugins}");
+    // No plugins block: the default plugins installed beside the module.
+    let defaults = SharedConfig::parse_with(
+        r#"{"providers": {}}"#,
+        Path::new("/etc/kw"),
+        Path::new("/usr/lib/kw"),
+        &env,
+    )
+    .unwrap();
+    let paths: Vec<_> = defaults
+        .groups
+        .iter()
+        .map(|g| g.entry.path.clone())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            Path::new("/usr/lib/kw/libkeyward_weighted_selector.so"),
+            Path::new("/usr/lib/kw/libkeyward_governance.so")
+        ]
+    );
+    // In the module's own process the directory is found from its own mapping.
+    assert!(super::module_dir().is_some_and(|dir| dir.is_absolute()));
     let half =
         r#"{"plugins": {"key_selection": {"path": "a.so"}, "authorization": {"path": "b.so"}}}"#;
     assert!(
-        SharedConfig::parse_with(half, Path::new("/"), &env)
+        SharedConfig::parse_with(half, Path::new("/"), Path::new("/usr/lib/kw"), &env)
             .unwrap_err()
             .contains("enforcement")
     );

@@ -1,7 +1,8 @@
 //! Admin authentication for every `/api/*` route: `Authorization: Bearer <admin token>`, the
 //! token read from the environment variable the configuration names — and, when the
 //! configuration enables Bifrost's `governance.auth_config`, `Authorization: Basic` with its
-//! `admin_username` and `admin_password`. Both are compared in constant time. A virtual key
+//! `admin_username` and `admin_password` (which then suffice: the token is optional). Both are
+//! compared in constant time. A virtual key
 //! (`sk-bf-…`) is refused on management routes, whatever its value.
 
 use std::sync::Arc;
@@ -21,22 +22,25 @@ use crate::http::error::ApiError;
 /// The admin credentials.
 #[derive(Clone, Debug)]
 pub struct AdminAuth {
-    token: Arc<Secret>,
+    token: Option<Arc<Secret>>,
     basic: Option<Arc<(Secret, Secret)>>,
 }
 
 impl AdminAuth {
-    /// The bearer `token`, and Bifrost's `(username, password)` when basic auth is enabled.
-    pub fn new(token: Secret, basic: Option<(Secret, Secret)>) -> Self {
+    /// The bearer `token` (when set), and Bifrost's `(username, password)` when basic auth is
+    /// enabled.
+    pub fn new(token: Option<Secret>, basic: Option<(Secret, Secret)>) -> Self {
         Self {
-            token: Arc::new(token),
+            token: token.map(Arc::new),
             basic: basic.map(Arc::new),
         }
     }
 
     /// Whether `candidate` is the token, in time independent of where they differ.
     pub fn token_matches(&self, candidate: &str) -> bool {
-        same(self.token.expose(), candidate)
+        self.token
+            .as_ref()
+            .is_some_and(|token| same(token.expose(), candidate))
     }
 
     /// Whether `encoded` (the part after `Basic `) carries the admin username and password.
