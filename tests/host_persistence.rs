@@ -151,3 +151,93 @@ fn the_saved_configuration_and_its_directory_are_private() {
     assert_eq!(mode(&data.join("config.json")), 0o600);
     assert_eq!(mode(&data), 0o700);
 }
+
+#[test]
+fn edits_to_the_config_file_are_applied_at_the_next_start_beside_the_api_changes() {
+    let host = Host::start("persist-reseed", &test_config());
+    let created = host.admin(
+        "POST",
+        "/api/governance/virtual-keys",
+        Some(&json!({"name": "made-through-the-api"})),
+    );
+    assert_eq!(created.status, 200, "{}", created.text);
+    let api_vk = created.body["virtual_key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut host = host;
+    host.stop();
+
+    // The file is edited: a virtual key added, one renamed, the rate limit raised.
+    let path = host.config_path();
+    let mut file = support::host::read_json(&path);
+    file["governance"]["virtual_keys"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            json!({"id": "vk-from-file", "name": "from-file", "value": "sk-bf-from-file-0123456789",
+                     "provider_configs": [{"provider": "openai", "allowed_models": ["*"]}]}),
+        );
+    file["governance"]["virtual_keys"][0]["name"] = json!("Alpha (renamed in the file)");
+    file["governance"]["rate_limits"][0]["request_max_limit"] = json!(250);
+    std::fs::write(&path, file.to_string()).unwrap();
+
+    let host = host.restart();
+    let read = |id: &str| host.admin("GET", &format!("/api/governance/virtual-keys/{id}"), None);
+    assert_eq!(read(&api_vk).status, 200, "the API's virtual key survives");
+    let from_file = read("vk-from-file");
+    assert_eq!(from_file.status, 200, "{}", from_file.text);
+    assert_eq!(
+        read("vk-alpha").body["virtual_key"]["name"],
+        "Alpha (renamed in the file)"
+    );
+    let limits = host.admin("GET", "/api/governance/rate-limits", None);
+    assert!(limits.text.contains("250"), "{}", limits.text);
+    assert!(
+        host.logs().contains("applied the edits made to the file"),
+        "{}",
+        host.logs()
+    );
+    assert!(
+        !host.logs().contains("sk-bf-from-file"),
+        "no value is logged"
+    );
+
+    // Unchanged since: the next start re-applies nothing, and an API change stays.
+    let renamed = host.admin(
+        "PUT",
+        "/api/governance/virtual-keys/vk-alpha",
+        Some(&json!({"name": "Alpha (renamed through the API)"})),
+    );
+    assert_eq!(renamed.status, 200, "{}", renamed.text);
+    let mut host = host.restart();
+    let alpha = host.admin("GET", "/api/governance/virtual-keys/vk-alpha", None);
+    assert_eq!(
+        alpha.body["virtual_key"]["name"], "Alpha (renamed through the API)",
+        "an unedited file does not undo API changes"
+    );
+    assert!(
+        !host.logs().contains("applied the edits"),
+        "{}",
+        host.logs()
+    );
+    host.stop();
+
+    // An edit that makes the merged configuration invalid stops the start, naming the file,
+    // and the saved configuration is left as it was.
+    let saved = std::fs::read(host.data_dir().join("config.json")).unwrap();
+    let mut file = support::host::read_json(&path);
+    file["governance"]["virtual_keys"][0]["team_id"] = json!("no-such-team");
+    std::fs::write(&path, file.to_string()).unwrap();
+    let refused = Host::start_in(path.parent().unwrap().to_path_buf())
+        .err()
+        .expect("refuses the invalid merge");
+    assert!(
+        refused.contains("since it was last seeded") && refused.contains("no-such-team"),
+        "{refused}"
+    );
+    assert_eq!(
+        std::fs::read(host.data_dir().join("config.json")).unwrap(),
+        saved
+    );
+}

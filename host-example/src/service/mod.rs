@@ -9,5 +9,6 @@
 pub mod governance;
 pub mod persist;
 pub mod plugins;
+pub mod reseed;
 pub mod startup;
 pub mod store;

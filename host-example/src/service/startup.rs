@@ -2,7 +2,8 @@
 //! from the data directory.
 //!
 //! The data directory's `config.json` (the configuration as changed through the management API)
-//! wins over `--config`, which only seeds a fresh data directory. Relative plugin paths are
+//! wins over `--config`, which seeds a fresh data directory; later edits to `--config` are
+//! applied to it entry by entry at the next start ([`reseed`]). Relative plugin paths are
 //! resolved against the directory of the file they were read from; with no `plugins` block the
 //! default plugins next to the `keyward-host` executable are used.
 
@@ -10,13 +11,14 @@ use std::path::{Path, PathBuf};
 
 use keyward_plugin_api::{hosts::SystemHost, model::secret::Secret};
 
-use keyward_host_core::config::{HostConfig, PluginsBlock};
+use keyward_host_core::config::{HostConfig, PluginsBlock, resolve_path};
 
 use crate::{
     cli::Args,
     service::{
-        persist::remove_leftovers,
+        persist::{atomic_write, remove_leftovers},
         plugins::PluginHost,
+        reseed::{self, SEED_COPY},
         store::{SAVED_CONFIG, SAVED_USAGE},
     },
 };
@@ -51,7 +53,7 @@ pub fn start(args: &Args) -> Result<Started, String> {
             "removed temporary files left by an interrupted write"
         );
     }
-    let (_, config) = load_config(args)?;
+    let (_, config, seeding) = load_config(args)?;
 
     let token_env = config.admin.token_env.clone();
     let admin_token = std::env::var(&token_env)
@@ -73,7 +75,8 @@ pub fn start(args: &Args) -> Result<Started, String> {
         SystemHost::handle(),
         copies,
     )
-    .map_err(|e| format!("plugins: {e}"))?;
+    .map_err(|e| format!("plugins: {e}{}", seeding.context(args)))?;
+    seeding.commit(args)?;
     for plugin in &report.plugins {
         tracing::info!(
             plugin = %plugin.load.name,
@@ -98,16 +101,30 @@ pub fn start(args: &Args) -> Result<Started, String> {
     })
 }
 
-/// The configuration the host uses — the one saved in the data directory, else `--config` —
-/// with its plugin paths made absolute.
-fn load_config(args: &Args) -> Result<(PathBuf, HostConfig), String> {
+/// The configuration the host uses — the one saved in the data directory (with the edits made
+/// to `--config` since it was last seeded applied, [`reseed`]), else `--config` — with its
+/// plugin paths made absolute. Nothing is written: what is to be saved is returned as a
+/// [`Seeding`], committed once the plugins accept the configuration.
+fn load_config(args: &Args) -> Result<(PathBuf, HostConfig, Seeding), String> {
     let saved = args.data_dir.join(SAVED_CONFIG);
+    let file = read_document(&args.config);
     let source = if saved.exists() {
-        saved
+        saved.clone()
     } else {
         args.config.clone()
     };
-    let loaded = HostConfig::load(&source).map_err(|e| format!("{}: {e}", source.display()))?;
+    let mut seeding = Seeding {
+        seed: file.clone(),
+        merged: None,
+    };
+    let text = if saved.exists() {
+        reseeded_text(args, &saved, file.as_ref(), &mut seeding)?
+    } else {
+        std::fs::read_to_string(&args.config)
+            .map_err(|e| format!("{}: {e}", args.config.display()))?
+    };
+    let loaded = HostConfig::parse(&text)
+        .map_err(|e| format!("{}: {e}{}", source.display(), seeding.context(args)))?;
     tracing::info!(config = %source.display(), "configuration loaded");
     for warning in &loaded.warnings {
         tracing::warn!("{}: {warning}", source.display());
@@ -115,7 +132,121 @@ fn load_config(args: &Args) -> Result<(PathBuf, HostConfig), String> {
     let mut config = loaded.config;
     let base = source.parent().map(Path::to_path_buf).unwrap_or_default();
     config.plugins = absolute_plugins(&config.plugins, &base)?;
-    Ok((source, config))
+    Ok((source, config, seeding))
+}
+
+/// What start-up saves once the plugins accept the configuration: the `--config` document as
+/// seeded (the base of the next start's merge) and the merged configuration, when the file's
+/// edits changed it.
+struct Seeding {
+    seed: Option<serde_json::Value>,
+    merged: Option<String>,
+}
+
+impl Seeding {
+    /// Writes the merged configuration, then the seeded copy (a crash between the two applies
+    /// the same edits again at the next start, which changes nothing more).
+    fn commit(&self, args: &Args) -> Result<(), String> {
+        if let Some(merged) = &self.merged {
+            let saved = args.data_dir.join(SAVED_CONFIG);
+            atomic_write(&saved, merged.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", saved.display()))?;
+        }
+        if let Some(file) = &self.seed {
+            let path = args.data_dir.join(SEED_COPY);
+            let text = serde_json::to_vec_pretty(file).unwrap_or_default();
+            atomic_write(&path, &text)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Added to an error met while the file's edits are applied.
+    fn context(&self, args: &Args) -> String {
+        if self.merged.is_some() {
+            format!(
+                " (after applying the edits made to {} since it was last seeded; the saved configuration is unchanged)",
+                args.config.display()
+            )
+        } else {
+            String::new()
+        }
+    }
+}
+
+/// `--config` as JSON, its relative plugin paths made absolute (the merged result is saved in
+/// the data directory, where they would not resolve); `None` when it cannot be read or parsed
+/// (the saved configuration is then used as it is).
+fn read_document(path: &Path) -> Option<serde_json::Value> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let mut document: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for block in ["plugins", "keyward_plugins"] {
+        let Some(roles) = document
+            .get_mut(block)
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        for entry in roles.values_mut() {
+            if let Some(path) = entry.get_mut("path")
+                && let Some(relative) = path.as_str().filter(|p| Path::new(p).is_relative())
+            {
+                *path = resolve_path(&dir, Path::new(relative))
+                    .display()
+                    .to_string()
+                    .into();
+            }
+        }
+    }
+    Some(document)
+}
+
+/// The saved configuration's text, with the edits made to `--config` since it was last seeded
+/// applied when there are any (the merge is kept in `seeding`, to be saved).
+fn reseeded_text(
+    args: &Args,
+    saved: &Path,
+    file: Option<&serde_json::Value>,
+    seeding: &mut Seeding,
+) -> Result<String, String> {
+    let text = std::fs::read_to_string(saved).map_err(|e| format!("{}: {e}", saved.display()))?;
+    let Some(file) = file else {
+        return Ok(text);
+    };
+    // Without a seeded copy (a data directory from before it was recorded), the file as it is
+    // now becomes the base later edits are measured against.
+    let Some(seeded) = std::fs::read_to_string(args.data_dir.join(SEED_COPY))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    else {
+        return Ok(text);
+    };
+    if seeded == *file {
+        return Ok(text);
+    }
+    let mut merged: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", saved.display()))?;
+    let report = reseed::merge(&mut merged, &seeded, file);
+    for entry in &report.kept {
+        tracing::warn!(
+            entry = %entry,
+            config = %args.config.display(),
+            "removed from the file, but changed through the management API since: kept"
+        );
+    }
+    if report.is_empty() {
+        return Ok(text);
+    }
+    tracing::info!(
+        config = %args.config.display(),
+        taken = ?report.taken,
+        removed = ?report.removed,
+        "applied the edits made to the file since it was last seeded"
+    );
+    let merged_text = serde_json::to_string_pretty(&merged).unwrap_or_default();
+    seeding.merged = Some(merged_text.clone());
+    Ok(merged_text)
 }
 
 /// `--check-config`: whether the host would start with this configuration and these plugins,
@@ -124,7 +255,7 @@ fn load_config(args: &Args) -> Result<(PathBuf, HostConfig), String> {
 /// built against interface 0.3.0 — by building its roles and dropping them). Writes nothing
 /// and starts nothing. Answers one line per plugin, or the first problem.
 pub fn check_config(args: &Args) -> Result<Vec<String>, String> {
-    let (source, config) = load_config(args)?;
+    let (source, config, _) = load_config(args)?;
     let groups = config
         .plugins
         .groups()
