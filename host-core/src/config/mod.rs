@@ -288,6 +288,15 @@ impl HostConfig {
         config.plugins_under_keyward_name |= config.bifrost_plugins.is_some();
         config.prepare_with_env(env)?;
         let mut warnings = warnings;
+        for (provider, entry) in &config.providers {
+            for (index, key) in entry.keys.iter().enumerate() {
+                warnings.extend(key.unread_fields().into_iter().map(|field| {
+                    format!(
+                        "providers.{provider}.keys[{index}].{field}: not supported by keyward, kept as it is (shown redacted)"
+                    )
+                }));
+            }
+        }
         // Virtual keys are the governance plugin's to warn about (it leaves them out).
         warnings.extend(
             config

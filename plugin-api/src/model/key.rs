@@ -12,7 +12,7 @@
 //! - [`index`] and [`constraints`]: per-(provider, model) candidate tables built off the request
 //!   path, and the per-request rules (pinned key, allow-list, failed keys) shared by selectors.
 //!
-//! Unknown fields are tolerated on input and dropped. Go's `null` for a list or a map reads as
+//! Unknown fields are kept ([`KeptFields`]: saved verbatim, shown redacted). Go's `null` for a list or a map reads as
 //! absent. `models` absent (or `null`) allows every model, like `["*"]`; an explicit empty list
 //! allows none.
 //!
@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{secret::EnvValue, weight::Weight};
+use super::{kept::KeptFields, secret::EnvValue, weight::Weight};
 pub use aliases::{Alias, AliasDetails};
 pub use provider_configs::{
     AzureKeyConfig, BatchS3Config, BedrockKeyConfig, HuggingfaceKeyConfig, OllamaKeyConfig,
@@ -118,6 +118,10 @@ pub struct Key {
     /// Error or status description.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Fields keyward does not read (a newer Bifrost's, say), kept verbatim and shown
+    /// redacted; the host warns once naming them.
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 impl Default for Key {
@@ -143,6 +147,7 @@ impl Default for Key {
             config_hash: None,
             status: None,
             description: None,
+            other: KeptFields::default(),
         }
     }
 }
@@ -156,6 +161,50 @@ impl Key {
     /// Whether the key may serve batch API requests.
     pub fn serves_batch(&self) -> bool {
         self.use_for_batch_api.unwrap_or(false)
+    }
+
+    /// The fields of this key's document keyward does not read, by path within the key
+    /// (`role_arn`, `bedrock_key_config.role_arn`, …).
+    pub fn unread_fields(&self) -> Vec<String> {
+        let mut names = self.other.names("");
+        let mut nested = |prefix: &str, kept: Option<&KeptFields>| {
+            if let Some(kept) = kept {
+                names.extend(kept.names(&format!("{prefix}.")));
+            }
+        };
+        nested(
+            "azure_key_config",
+            self.azure_key_config.as_ref().map(|c| &c.other),
+        );
+        nested(
+            "vertex_key_config",
+            self.vertex_key_config.as_ref().map(|c| &c.other),
+        );
+        nested(
+            "bedrock_key_config",
+            self.bedrock_key_config.as_ref().map(|c| &c.other),
+        );
+        nested(
+            "huggingface_key_config",
+            self.huggingface_key_config.as_ref().map(|c| &c.other),
+        );
+        nested(
+            "replicate_key_config",
+            self.replicate_key_config.as_ref().map(|c| &c.other),
+        );
+        nested(
+            "vllm_key_config",
+            self.vllm_key_config.as_ref().map(|c| &c.other),
+        );
+        nested(
+            "ollama_key_config",
+            self.ollama_key_config.as_ref().map(|c| &c.other),
+        );
+        nested(
+            "sgl_key_config",
+            self.sgl_key_config.as_ref().map(|c| &c.other),
+        );
+        names
     }
 
     /// How the key is named in messages: its name, else its id. Never a secret.

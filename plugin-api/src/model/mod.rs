@@ -6,8 +6,10 @@
 //!   [`EnvValue`](secret::EnvValue) (`{"value","env_var","from_env"}` or `"env.NAME"`).
 //! - [`weight`]: the fixed-point [`Weight`](weight::Weight).
 //! - [`allow_lists`]: what an empty allow-list means (the file's `version`).
+//! - [`kept`]: a key document's fields keyward does not read, kept and shown redacted.
 
 pub mod allow_lists;
+pub mod kept;
 pub mod secret;
 pub mod weight;
 

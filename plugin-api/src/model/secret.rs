@@ -52,6 +52,11 @@ pub fn with_exposed_secrets<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Whether this thread is inside [`with_exposed_secrets`].
+pub fn exposing_secrets() -> bool {
+    EXPOSE.with(Cell::get)
+}
+
 /// A secret string. Never printed or serialized in clear except under
 /// [`with_exposed_secrets`].
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -127,7 +132,8 @@ impl<'de> Deserialize<'de> for Secret {
 
 /// A value that may come from the environment: Bifrost's `{"value", "env_var", "from_env"}`.
 ///
-/// It serializes as that object with the value redacted; under [`with_exposed_secrets`] (writing
+/// It serializes as that object with the value redacted and `env_var` in Bifrost's reference
+/// form (`"env.NAME"`; input takes that or the bare name); under [`with_exposed_secrets`] (writing
 /// the configuration to disk) a literal value is written in clear, but an environment-backed one
 /// is written as its variable only, so a secret read from the environment never lands on disk.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -153,7 +159,8 @@ impl Serialize for EnvValue {
         if self.env_var.is_empty() {
             object.skip_field("env_var")?;
         } else {
-            object.serialize_field("env_var", &self.env_var)?;
+            // As Bifrost writes it: the reference, `env.NAME`.
+            object.serialize_field("env_var", &format!("env.{}", self.env_var))?;
         }
         object.serialize_field("from_env", &from_env)?;
         object.end()
@@ -272,7 +279,11 @@ impl<'de> Deserialize<'de> for EnvValue {
                 env_var,
                 from_env,
             } => {
+                // Bifrost writes the reference (`env.NAME`); the bare name is read too.
                 let env_var = env_var.unwrap_or_default();
+                let env_var = env_reference(&env_var)
+                    .map(str::to_owned)
+                    .unwrap_or(env_var);
                 let value = value.unwrap_or_default();
                 // `{"value": "env.NAME"}` is the same reference as the string form.
                 match env_reference(&value) {

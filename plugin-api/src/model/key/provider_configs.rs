@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::null_as_default;
-use crate::model::secret::EnvValue;
+use crate::model::{kept::KeptFields, secret::EnvValue};
 
 /// A legacy deployments map: model name -> deployment (provider model id).
 pub type Deployments = BTreeMap<String, String>;
@@ -43,6 +43,9 @@ pub struct AzureKeyConfig {
         deserialize_with = "null_as_default"
     )]
     pub scopes: Vec<String>,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// Google Vertex AI.
@@ -67,6 +70,9 @@ pub struct VertexKeyConfig {
         deserialize_with = "null_as_default"
     )]
     pub deployments: Deployments,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// AWS Bedrock.
@@ -97,6 +103,9 @@ pub struct BedrockKeyConfig {
     /// S3 buckets for batch jobs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_s3_config: Option<BatchS3Config>,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// Where Bedrock batch jobs read and write.
@@ -106,6 +115,9 @@ pub struct BatchS3Config {
     /// The buckets.
     #[serde(deserialize_with = "null_as_default")]
     pub buckets: Vec<S3Bucket>,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// One S3 bucket for batch jobs.
@@ -120,6 +132,9 @@ pub struct S3Bucket {
     /// Whether this is the default bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_default: Option<bool>,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// Hugging Face inference endpoints.
@@ -132,6 +147,9 @@ pub struct HuggingfaceKeyConfig {
         deserialize_with = "null_as_default"
     )]
     pub deployments: Deployments,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// Replicate.
@@ -147,6 +165,9 @@ pub struct ReplicateKeyConfig {
     /// Whether to call the deployments endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub use_deployments_endpoint: Option<bool>,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// A vLLM server. With `model_name`, the key serves that model only.
@@ -159,6 +180,9 @@ pub struct VllmKeyConfig {
     /// The one model the server serves, if set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model_name: Option<String>,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// An Ollama server.
@@ -168,6 +192,9 @@ pub struct OllamaKeyConfig {
     /// The server URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<EnvValue>,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }
 
 /// An SGLang server.
@@ -177,4 +204,7 @@ pub struct SglKeyConfig {
     /// The server URL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<EnvValue>,
+    /// Fields keyward does not read, kept verbatim (shown redacted).
+    #[serde(flatten, skip_serializing_if = "KeptFields::is_empty")]
+    pub other: KeptFields,
 }

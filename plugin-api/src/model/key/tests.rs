@@ -91,9 +91,22 @@ fn every_field_of_the_reference_document_is_read() {
 }
 
 #[test]
-fn unknown_fields_are_dropped_and_go_nulls_read_as_absent() {
-    let shown = serde_json::to_value(full_key()).expect("serialize");
-    assert!(shown.get("some_future_field").is_none());
+fn unknown_fields_are_kept_redacted_and_go_nulls_read_as_absent() {
+    let key = full_key();
+    assert_eq!(key.unread_fields(), ["some_future_field"]);
+    let shown = serde_json::to_value(&key).expect("serialize");
+    let saved = crate::model::secret::with_exposed_secrets(|| serde_json::to_value(&key))
+        .expect("serialize");
+    assert!(shown.get("some_future_field").is_some());
+    assert_eq!(
+        saved["some_future_field"],
+        serde_json::to_value(&key.other.0["some_future_field"]).unwrap()
+    );
+    let bedrock: Key = serde_json::from_value(serde_json::json!({
+        "id": "b", "bedrock_key_config": {"region": "us-east-1", "role_arn": "arn:aws:iam::1:role/x"}
+    }))
+    .expect("parses");
+    assert_eq!(bedrock.unread_fields(), ["bedrock_key_config.role_arn"]);
     let key: Key = serde_json::from_str(
         r#"{"id": "k", "models": null, "blacklisted_models": null, "aliases": null, "weight": null}"#,
     )

@@ -71,8 +71,16 @@ fn resolving_a_missing_variable_names_it() {
     value.resolve_with(|_| Some("resolved".to_owned())).unwrap();
     assert_eq!(value.expose(), "resolved");
     let json = serde_json::to_value(&value).unwrap();
-    assert_eq!(json["env_var"], "KEYWARD_TEST_SURELY_UNSET");
+    assert_eq!(json["env_var"], "env.KEYWARD_TEST_SURELY_UNSET");
     assert_eq!(json["value"], "********");
+    // Both forms of the reference read back as the same variable.
+    for form in ["env.KEYWARD_TEST_SURELY_UNSET", "KEYWARD_TEST_SURELY_UNSET"] {
+        let reread: EnvValue = serde_json::from_value(
+            serde_json::json!({"value": "", "env_var": form, "from_env": true}),
+        )
+        .unwrap();
+        assert_eq!(reread, EnvValue::from_env_var("KEYWARD_TEST_SURELY_UNSET"));
+    }
 }
 
 #[test]
@@ -90,7 +98,7 @@ fn persisting_keeps_literals_but_never_writes_an_environment_secret() {
     });
     assert_eq!(
         env_json,
-        serde_json::json!({"value": "", "env_var": "KEYWARD_TEST_PERSIST", "from_env": true})
+        serde_json::json!({"value": "", "env_var": "env.KEYWARD_TEST_PERSIST", "from_env": true})
     );
     assert_eq!(
         literal_json,

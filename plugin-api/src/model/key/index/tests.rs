@@ -103,8 +103,8 @@ mod against_the_rules {
                     }
                     if let Some(only) = vllm {
                         key.vllm_key_config = Some(crate::model::key::VllmKeyConfig {
-                            url: None,
                             model_name: Some(only.to_owned()),
+                            ..Default::default()
                         });
                     }
                     key
