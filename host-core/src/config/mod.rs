@@ -184,6 +184,15 @@ pub struct ClientConfig {
     pub other: Map<String, Value>,
 }
 
+impl ClientConfig {
+    /// Whether inference requires a virtual key: `enforce_auth_on_inference`, or the deprecated
+    /// `enforce_governance_header` it replaced (Bifrost reads either).
+    pub fn requires_virtual_key(&self) -> bool {
+        self.enforce_auth_on_inference
+            || self.other.get("enforce_governance_header") == Some(&Value::Bool(true))
+    }
+}
+
 /// Where the admin token comes from.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -479,12 +488,46 @@ impl HostConfig {
         let mut governance = self.governance.clone();
         governance
             .entry("enforce_virtual_keys")
-            .or_insert(Value::Bool(self.client.enforce_auth_on_inference));
+            .or_insert(Value::Bool(self.client.requires_virtual_key()));
         governance.insert("version".to_owned(), version);
+        governance.insert("provider_models".to_owned(), self.provider_models());
         RoleData {
             key_selection,
             governance,
         }
+    }
+
+    /// What the configuration says of each provider's models, for the model catalog the
+    /// governance plugin routes bare model names with: the models its enabled, usable keys name
+    /// (explicit `models` entries, aliases) and whether one allows every model.
+    fn provider_models(&self) -> Value {
+        let providers: Map<String, Value> = self
+            .providers
+            .iter()
+            .map(|(name, provider)| {
+                let usable = provider
+                    .keys
+                    .iter()
+                    .filter(|k| k.is_enabled() && !self.is_unusable_key(name, &k.id));
+                let mut models = std::collections::BTreeSet::new();
+                let mut any_model = false;
+                for key in usable {
+                    for model in &key.models {
+                        if model == "*" {
+                            any_model = true;
+                        } else {
+                            models.insert(model.clone());
+                        }
+                    }
+                    models.extend(key.aliases.keys().cloned());
+                }
+                (
+                    name.clone(),
+                    serde_json::json!({"models": models, "any_model": any_model}),
+                )
+            })
+            .collect();
+        Value::Object(providers)
     }
 
     /// The configuration as saved in the data directory: secrets in clear (literal values) or

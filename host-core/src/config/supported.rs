@@ -29,7 +29,11 @@ const NETWORK: &[&str] = &[
 ];
 
 /// Client fields keyward reads.
-const CLIENT: &[&str] = &["enforce_auth_on_inference", "max_request_body_size_mb"];
+const CLIENT: &[&str] = &[
+    "enforce_auth_on_inference",
+    "enforce_governance_header",
+    "max_request_body_size_mb",
+];
 
 /// Governance fields the governance plugin reads.
 const GOVERNANCE: &[&str] = &[
@@ -44,6 +48,8 @@ const GOVERNANCE: &[&str] = &[
     "pricing",
     "unknown_model_pricing",
     "default_max_output_tokens",
+    "use_default_pricing",
+    "smoothing",
 ];
 
 /// The unsupported fields of `document`, one message each.
@@ -83,6 +89,11 @@ pub fn unsupported_fields(document: &Value) -> Vec<String> {
     }
     if let Some(Value::Object(client)) = root.get("client") {
         unknown_keys(client, CLIENT, "client.", &mut found);
+        if client.contains_key("enforce_governance_header") {
+            found.push(
+                "client.enforce_governance_header: deprecated (Bifrost), read as enforce_auth_on_inference".to_owned(),
+            );
+        }
     }
     if let Some(Value::Object(governance)) = root.get("governance") {
         unknown_keys(governance, GOVERNANCE, "governance.", &mut found);

@@ -133,6 +133,51 @@ fn role_data_gives_the_selector_redacted_keys_and_governance_the_vk_requirement(
     );
     assert!(selector.contains("\"k1\""));
     assert_eq!(data.governance["enforce_virtual_keys"], true);
+
+    // Bifrost's deprecated `enforce_governance_header` means the same, and is warned.
+    let deprecated = MINIMAL.replace(
+        r#""plugins""#,
+        r#""client": {"enforce_governance_header": true}, "plugins""#,
+    );
+    let loaded = HostConfig::parse(&deprecated).unwrap();
+    assert_eq!(
+        loaded.config.role_data().governance["enforce_virtual_keys"],
+        true
+    );
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("client.enforce_governance_header: deprecated")),
+        "{:?}",
+        loaded.warnings
+    );
+    let open = HostConfig::parse(MINIMAL).unwrap();
+    assert_eq!(
+        open.config.role_data().governance["enforce_virtual_keys"],
+        false
+    );
+}
+
+#[test]
+fn role_data_describes_each_providers_models_for_the_catalog() {
+    let text = r#"{"providers": {
+        "openai": {"keys": [{"id": "a", "value": "sk-a-0123456789", "models": ["*"]},
+                            {"id": "b", "value": "sk-b-0123456789", "models": ["gpt-4o"], "aliases": {"fast": "gpt-4o-mini"}},
+                            {"id": "c", "value": "sk-c-0123456789", "models": ["never"], "enabled": false}]},
+        "vllm": {"keys": [{"id": "v", "value": "", "models": ["llama"], "vllm_key_config": {"url": "http://127.0.0.1:9"}}]}
+    }, "plugins": {"key_selection": {"path": "/s.so"}, "governance": {"path": "/g.so"}}}"#;
+    let loaded = HostConfig::parse(text).unwrap();
+    let models = &loaded.config.role_data().governance["provider_models"];
+    assert_eq!(
+        models["openai"],
+        serde_json::json!({"models": ["fast", "gpt-4o"], "any_model": true}),
+        "a disabled key names nothing"
+    );
+    assert_eq!(
+        models["vllm"],
+        serde_json::json!({"models": ["llama"], "any_model": false})
+    );
 }
 
 #[test]

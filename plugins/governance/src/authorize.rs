@@ -223,10 +223,21 @@ impl Engine {
             .any(|&c| self.policy.counters[c as usize].is_exhausted(now))
     }
 
+    /// Whether the catalog says `config`'s provider serves the bare name `model`, or the config
+    /// names it in `allowed_models` (then no catalog is asked).
+    #[inline]
+    fn served(&self, config: &ProviderPolicy, model: &str) -> bool {
+        config.allowed_models.iter().any(|m| m == model)
+            || self.policy.catalog.serves(&config.provider, model)
+    }
+
     /// Weighted random choice among the provider configs that allow the model, have a price
     /// where needed and are not exhausted; the others that qualify become fallbacks, heaviest
     /// first. When every qualifying config is exhausted the heaviest is chosen anyway, so the
-    /// reservation answers with the precise limit.
+    /// reservation answers with the precise limit. A config that allows the model only through
+    /// `"*"` qualifies when the model catalog says its provider serves it ([`crate::catalog`]);
+    /// when no config is served that way (a model the catalog does not know), every config
+    /// that allows it qualifies.
     fn route_chosen<'a>(
         &'a self,
         key: &'a KeyPolicy,
@@ -242,12 +253,19 @@ impl Engine {
         if key.providers.is_empty() {
             return Err(no_provider(key));
         }
+        let by_catalog = self.policy.catalog.is_active()
+            && key
+                .providers
+                .iter()
+                .any(|c| self.eligible(c, model) && self.served(c, model));
+        let qualifies =
+            |c: &ProviderPolicy| self.eligible(c, model) && (!by_catalog || self.served(c, model));
         let mut total: u64 = 0;
         let mut first_live = None;
         let mut first_allowed = None;
         for &i in &key.by_weight {
             let config = &key.providers[i];
-            if !self.eligible(config, model) {
+            if !qualifies(config) {
                 continue;
             }
             first_allowed.get_or_insert(i);
@@ -285,7 +303,7 @@ impl Engine {
                 let Some(weight) = config.weight.filter(|w| *w > 0) else {
                     continue;
                 };
-                if !self.eligible(config, model) || self.exhausted(config, now) {
+                if !qualifies(config) || self.exhausted(config, now) {
                     continue;
                 }
                 let share = u64::from(weight);
@@ -302,7 +320,7 @@ impl Engine {
             let config = &key.providers[i];
             if i != chosen
                 && config.weight.is_some()
-                && self.eligible(config, model)
+                && qualifies(config)
                 && !self.exhausted(config, now)
                 && !admitted.fallbacks.push(&config.provider)
             {

@@ -60,6 +60,11 @@ pub struct PluginConfig {
     /// (v1.4); otherwise (`2`, the default) an empty list allows nothing and `["*"]` everything.
     #[serde(default)]
     pub version: Option<u64>,
+    /// What the host's configuration says of each provider's models (given by the host): with
+    /// it, a bare model name goes only to providers the model catalog says serve it
+    /// ([`crate::catalog`]).
+    #[serde(default)]
+    pub provider_models: Option<rustc_hash::FxHashMap<String, crate::catalog::ProviderModels>>,
 }
 
 /// Per-second request smoothing, per virtual key, next to the windowed limits.

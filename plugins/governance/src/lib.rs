@@ -16,6 +16,7 @@
 //! - [`engine`]: the shared state; [`roles`]: the ABI role objects.
 
 pub mod authorize;
+pub mod catalog;
 pub mod config;
 pub mod counter;
 pub mod enforce;

@@ -199,6 +199,8 @@ pub struct Policy {
     pub counter_index: FxHashMap<(String, &'static str), usize>,
     /// The prices.
     pub prices: PriceTable,
+    /// Which provider serves a bare model name.
+    pub catalog: crate::catalog::ModelCatalog,
 }
 
 impl CounterKind {

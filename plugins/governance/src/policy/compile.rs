@@ -562,6 +562,8 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         counter_ids: builder.ids,
         counter_index: builder.index,
         prices,
+        catalog: crate::catalog::ModelCatalog::build(config.provider_models.as_ref())
+            .map_err(|reason| invalid("provider_models", reason))?,
     })
 }
 
