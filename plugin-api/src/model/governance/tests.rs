@@ -176,6 +176,38 @@ fn the_config_block_references_by_id() {
 }
 
 #[test]
+fn key_ids_are_saved_as_key_ids_and_shown_as_key_objects() {
+    let config: ProviderConfig = serde_json::from_str(
+        r#"{"provider": "openai", "key_ids": ["k1", "k2"], "future_field": 1}"#,
+    )
+    .unwrap();
+    assert_eq!(config.keys.len(), 2);
+    let saved = with_exposed_secrets(|| serde_json::to_value(&config)).unwrap();
+    assert_eq!(saved["key_ids"], serde_json::json!(["k1", "k2"]));
+    assert!(saved.get("keys").is_none(), "{saved}");
+    assert_eq!(saved["future_field"], 1);
+    let shown = serde_json::to_value(&config).unwrap();
+    assert_eq!(shown["keys"][1]["key_id"], "k2");
+    assert!(shown.get("key_ids").is_none(), "{shown}");
+    // The API's form reads back the same; `key_ids` wins when both are sent; an empty list
+    // stays empty (Bifrost v1.5: no key), and null reads as absent.
+    let from_api: ProviderConfig = serde_json::from_value(shown).unwrap();
+    assert_eq!(from_api.keys, config.keys);
+    let both: ProviderConfig = serde_json::from_str(
+        r#"{"provider": "openai", "key_ids": ["k1"], "keys": [{"key_id": "k9"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(both.keys[0].key_id, "k1");
+    let empty: ProviderConfig =
+        serde_json::from_str(r#"{"provider": "openai", "key_ids": []}"#).unwrap();
+    let saved = with_exposed_secrets(|| serde_json::to_value(&empty)).unwrap();
+    assert_eq!(saved["key_ids"], serde_json::json!([]));
+    let null: ProviderConfig =
+        serde_json::from_str(r#"{"provider": "openai", "key_ids": null}"#).unwrap();
+    assert!(null.keys.is_empty());
+}
+
+#[test]
 fn unknown_model_pricing_rejects_other_words() {
     assert!(serde_json::from_str::<UnknownModelPricing>("\"allow\"").is_err());
     let price = ModelPrice {

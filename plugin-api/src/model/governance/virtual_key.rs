@@ -206,9 +206,9 @@ pub struct ProviderConfig {
     /// Whether every provider key may serve it. Absent: true when `keys` is empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allow_all_keys: Option<bool>,
-    /// The provider keys allowed, as key ids (strings) or key objects (`key_id`).
-    #[serde(default, deserialize_with = "null_as_default", alias = "key_ids")]
-    pub keys: Vec<ProviderConfigKey>,
+    /// The provider keys allowed: Bifrost's `key_ids` (the file's form) or `keys` (the API's).
+    #[serde(flatten)]
+    pub keys: KeyList,
     /// A budget referenced by id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_id: Option<String>,
@@ -243,6 +243,61 @@ impl ProviderConfig {
         let allowed = (empty_allows_all && self.allowed_models.is_empty())
             || self.allowed_models.iter().any(|m| m == "*" || m == model);
         allowed && !self.blacklisted_models.iter().any(|m| m == model)
+    }
+}
+
+/// The provider keys a provider config allows. Read from Bifrost's `key_ids` (ids: the
+/// configuration file's form; it wins when both are given) or `keys` (key objects or ids: the
+/// management API's form). Written as `key_ids` when the configuration is saved (under
+/// [`with_exposed_secrets`](crate::model::secret::with_exposed_secrets)), so the saved file
+/// stays a valid Bifrost file, and as `keys` objects (id, name, provider) in responses.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyList(pub Vec<ProviderConfigKey>);
+
+impl std::ops::Deref for KeyList {
+    type Target = Vec<ProviderConfigKey>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for KeyList {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl FromIterator<ProviderConfigKey> for KeyList {
+    fn from_iter<I: IntoIterator<Item = ProviderConfigKey>>(keys: I) -> Self {
+        KeyList(keys.into_iter().collect())
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyList {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Forms {
+            #[serde(default, deserialize_with = "null_as_default")]
+            key_ids: Option<Vec<ProviderConfigKey>>,
+            #[serde(default, deserialize_with = "null_as_default")]
+            keys: Option<Vec<ProviderConfigKey>>,
+        }
+        let forms = Forms::deserialize(deserializer)?;
+        Ok(KeyList(forms.key_ids.or(forms.keys).unwrap_or_default()))
+    }
+}
+
+impl Serialize for KeyList {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        if crate::model::secret::exposing_secrets() {
+            let ids: Vec<&str> = self.0.iter().map(|k| k.key_id.as_str()).collect();
+            map.serialize_entry("key_ids", &ids)?;
+        } else {
+            map.serialize_entry("keys", &self.0)?;
+        }
+        map.end()
     }
 }
 
