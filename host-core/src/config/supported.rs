@@ -42,6 +42,8 @@ const GOVERNANCE: &[&str] = &[
     "customers",
     "budgets",
     "rate_limits",
+    "model_configs",
+    "providers",
     "auth_config",
     "enforce_virtual_keys",
     "shadow_mode",

@@ -11,6 +11,7 @@
 //!   and the UTC calendar boundaries of calendar-aligned budgets.
 //! - [`money`]: dollars as JSON numbers, nano-dollars as integers.
 //! - [`budget`], [`rate_limit`]: the limit documents.
+//! - [`model_config`]: model-level and provider-level limits (`model_configs`, `providers`).
 //! - [`virtual_key`], [`mcp`], [`org`]: virtual keys with their provider and MCP configs; teams
 //!   and customers.
 //! - [`pricing`]: per-model token prices and the unknown-model policy.
@@ -36,6 +37,7 @@ pub mod budget;
 pub mod document;
 pub mod duration;
 pub mod mcp;
+pub mod model_config;
 pub mod money;
 pub mod org;
 pub mod pricing;
@@ -47,6 +49,7 @@ mod serde_null;
 pub use budget::Budget;
 pub use document::{GovernanceDocument, VirtualKeyList};
 pub use duration::{DurationError, ResetDuration};
+pub use model_config::{ModelConfig, ModelConfigScope, ProviderGovernance};
 pub use org::{Customer, Team};
 pub use pricing::{ModelPrice, UnknownModelPricing};
 pub use rate_limit::RateLimit;

@@ -1,5 +1,6 @@
 //! The plugin configuration: the `governance` block of Bifrost's `config.json`
-//! (`virtual_keys`, `teams`, `customers`, `budgets`, `rate_limits`) plus the plugin's own
+//! (`virtual_keys`, `teams`, `customers`, `budgets`, `rate_limits`, `model_configs`,
+//! `providers`) plus the plugin's own
 //! options next to it. Parsed once per instance, with the JSON path of the offending field in
 //! every error. Unknown fields (Bifrost's `auth_config`, `routing_rules`, …) are ignored.
 
@@ -8,7 +9,8 @@ use std::collections::BTreeMap;
 use keyward_plugin_api::{
     ffi::{ErrorCode, KeywardError},
     model::governance::{
-        Budget, Customer, ModelPrice, RateLimit, Team, UnknownModelPricing, VirtualKey,
+        Budget, Customer, ModelConfig, ModelPrice, ProviderGovernance, RateLimit, Team,
+        UnknownModelPricing, VirtualKey,
     },
 };
 use serde::Deserialize;
@@ -34,6 +36,12 @@ pub struct PluginConfig {
     /// Rate limits referenced by id.
     #[serde(default)]
     pub rate_limits: Option<Vec<RateLimit>>,
+    /// Model-level limits (`governance.model_configs`).
+    #[serde(default)]
+    pub model_configs: Option<Vec<ModelConfig>>,
+    /// Provider-wide limits (`governance.providers`).
+    #[serde(default)]
+    pub providers: Option<Vec<ProviderGovernance>>,
     /// Whether a request without a virtual key is refused (`virtual_key_required`).
     #[serde(default)]
     pub enforce_virtual_keys: bool,

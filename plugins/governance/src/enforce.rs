@@ -19,7 +19,7 @@ use keyward_plugin_api::ffi::{
 
 use crate::{
     engine::Engine,
-    policy::{CounterKind, Path},
+    policy::{CounterKind, Path, Step},
     reservations::{Finish, NONE, Open},
 };
 
@@ -54,8 +54,16 @@ impl Engine {
             Err(error) => return Err(error),
         };
         let path = self.path_of(key, config);
+        let scoped = self.policy.keys.get(key as usize).map(|k| &k.model_configs);
+        let model_limits = self.policy.model_limits.matching(scoped, provider, model);
         let price = self.policy.prices.lookup(provider, model);
-        if price.is_none() && path.has_budgets && would_deny.is_none() {
+        let has_budgets = path.has_budgets
+            || model_limits
+                .before()
+                .iter()
+                .chain(model_limits.after())
+                .any(|&i| self.policy.model_limits.path(i).has_budgets);
+        if price.is_none() && has_budgets && would_deny.is_none() {
             let error = KeywardError::new(
                 ErrorCode::MODEL_BLOCKED,
                 format!(
@@ -80,9 +88,10 @@ impl Engine {
             tokens: input.saturating_add(max_output),
             cost_nanos: price.map_or(0, |p| p.estimate_nanos(input, max_output)),
             price,
+            model_limits,
         };
 
-        for (taken, step) in path.steps.iter().enumerate() {
+        for (taken, step) in self.steps(&open).enumerate() {
             let amount = open.amount(step.kind);
             let counter = &self.policy.counters[step.counter as usize];
             if let Err(in_use) = counter.try_reserve(amount, now) {
@@ -91,7 +100,7 @@ impl Engine {
                     counter.force_reserve(amount, now);
                     would_deny.get_or_insert(error);
                 } else {
-                    self.give_back(path, &open, taken);
+                    self.give_back(&open, taken);
                     // A retried reserve for a request that already holds its reservation is
                     // answered with it, whatever the counters say now.
                     if let Some(held) = self.held(request.request_id) {
@@ -106,7 +115,7 @@ impl Engine {
             if shadow {
                 would_deny.get_or_insert(error);
             } else {
-                self.give_back(path, &open, path.steps.len());
+                self.give_back(&open, usize::MAX);
                 if let Some(held) = self.held(request.request_id) {
                     return self.repeated_reserve(request, held);
                 }
@@ -114,7 +123,7 @@ impl Engine {
             }
         }
         if let Err(held) = self.reservations.open(request.request_id, open) {
-            self.give_back(path, &open, path.steps.len());
+            self.give_back(&open, usize::MAX);
             return self.repeated_reserve(request, held);
         }
         let would_deny = match would_deny {
@@ -205,9 +214,33 @@ impl Engine {
         self.reservations.held(request_id)
     }
 
-    /// Returns the first `taken` steps of a reservation.
-    fn give_back(&self, path: &Path, open: &Open, taken: usize) {
-        for step in &path.steps[..taken] {
+    /// Every counter a reservation holds, each once, in checking order: the provider's and
+    /// the global model configs' entries, the key's path, its scoped model configs' entries
+    /// ([`crate::model_limits`]).
+    #[inline]
+    pub fn steps<'e>(&'e self, open: &Open) -> impl Iterator<Item = &'e Step> + 'e {
+        let limits = &self.policy.model_limits;
+        let matched = open.model_limits;
+        let path: &'e Path = self.path_of(open.key, open.provider);
+        let all = move || {
+            let before = (0..matched.before().len())
+                .flat_map(move |i| limits.path(matched.before()[i]).steps.iter());
+            let after = (0..matched.after().len())
+                .flat_map(move |i| limits.path(matched.after()[i]).steps.iter());
+            before.chain(path.steps.iter()).chain(after)
+        };
+        // A counter two entries share (a rate limit named by both) is held once; a key's path
+        // alone has no repeats (compiled so).
+        let alone = matched.before().is_empty() && matched.after().is_empty();
+        all()
+            .enumerate()
+            .filter(move |(i, step)| alone || !all().take(*i).any(|s| s.counter == step.counter))
+            .map(|(_, step)| step)
+    }
+
+    /// Returns the first `taken` steps of a reservation (`usize::MAX`: all).
+    fn give_back(&self, open: &Open, taken: usize) {
+        for step in self.steps(open).take(taken) {
             self.policy.counters[step.counter as usize].release(open.amount(step.kind));
         }
     }
@@ -235,7 +268,7 @@ impl Engine {
                 )
             }),
         };
-        for step in &self.path_of(open.key, open.provider).steps {
+        for step in self.steps(open) {
             let actual = match step.kind {
                 CounterKind::Requests => 1,
                 CounterKind::Tokens => tokens,
@@ -254,8 +287,7 @@ impl Engine {
     /// Returns a request's reservation (see the module docs).
     pub fn release(&self, request_id: u64) -> Result<Settlement, KeywardError> {
         let finish = self.reservations.finish(request_id, |open| {
-            let path = self.path_of(open.key, open.provider);
-            self.give_back(path, open, path.steps.len());
+            self.give_back(open, usize::MAX);
             Settlement {
                 extensions: Default::default(),
                 charged_cost_nanos: 0,

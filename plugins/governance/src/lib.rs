@@ -23,6 +23,7 @@ pub mod enforce;
 pub mod engine;
 pub mod headers;
 pub mod intern;
+pub mod model_limits;
 pub mod policy;
 pub mod prices;
 pub mod reservations;

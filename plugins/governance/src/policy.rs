@@ -47,6 +47,10 @@ pub enum LevelKind {
     Team,
     /// A customer.
     Customer,
+    /// A model config (`governance.model_configs`).
+    ModelConfig,
+    /// A provider's own limits (`governance.providers`).
+    Provider,
 }
 
 impl LevelKind {
@@ -57,6 +61,8 @@ impl LevelKind {
             Self::VirtualKey => "virtual key",
             Self::Team => "team",
             Self::Customer => "customer",
+            Self::ModelConfig => "model config",
+            Self::Provider => "provider",
         }
     }
 }
@@ -147,6 +153,8 @@ pub struct KeyPolicy {
     pub by_weight: Vec<usize>,
     /// The path of a request when the key has no provider configs.
     pub any_provider_path: Path,
+    /// Its scoped model configs (`scope: "virtual_key"`).
+    pub model_configs: crate::model_limits::ModelTable,
 }
 
 impl KeyPolicy {
@@ -201,6 +209,8 @@ pub struct Policy {
     pub prices: PriceTable,
     /// Which provider serves a bare model name.
     pub catalog: crate::catalog::ModelCatalog,
+    /// Model-level and provider-level limits.
+    pub model_limits: crate::model_limits::ModelLimits,
 }
 
 impl CounterKind {

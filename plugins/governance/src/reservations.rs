@@ -45,6 +45,8 @@ pub struct Open {
     pub cost_nanos: u64,
     /// The model's price, to price a settlement that brings no cost.
     pub price: Option<Price>,
+    /// The model-level and provider-level entries it also holds.
+    pub model_limits: crate::model_limits::Matched,
 }
 
 /// What a slot holds.

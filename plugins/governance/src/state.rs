@@ -89,6 +89,13 @@ pub struct ExportedReservation {
     pub reserved_cost_nanos: u64,
     /// The model's price, to price the settlement.
     pub price: Option<Price>,
+    /// The model-level and provider-level entries it holds before the key's path (model config
+    /// ids, `provider/NAME` for a provider's own limits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_limits_before: Vec<String>,
+    /// Those it holds after the key's path (the key's scoped model configs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub model_limits_after: Vec<String>,
 }
 
 fn rfc3339(nanos: u64) -> String {
@@ -136,6 +143,8 @@ impl Engine {
                     reserved_tokens: open.tokens,
                     reserved_cost_nanos: open.cost_nanos,
                     price: open.price,
+                    model_limits_before: self.policy.model_limits.ids(open.model_limits.before()),
+                    model_limits_after: self.policy.model_limits.ids(open.model_limits.after()),
                 }
             })
             .collect();
@@ -194,12 +203,16 @@ impl Engine {
                 tokens: exported.reserved_tokens,
                 cost_nanos: exported.reserved_cost_nanos,
                 price: exported.price,
+                model_limits: self
+                    .policy
+                    .model_limits
+                    .by_ids(&exported.model_limits_before, &exported.model_limits_after),
             };
             // A request id listed twice holds its first reservation only.
             if self.reservations.open(exported.request_id, open).is_err() {
                 continue;
             }
-            for step in &self.path_of(key, provider).steps {
+            for step in self.steps(&open) {
                 self.policy.counters[step.counter as usize]
                     .force_reserve(open.amount(step.kind), now);
             }

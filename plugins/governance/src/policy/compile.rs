@@ -28,6 +28,8 @@ use crate::{
     prices::PriceTable,
 };
 
+mod model_limits;
+
 type Result<T> = std::result::Result<T, KeywardError>;
 
 /// The counters of one level (a provider config, a key, a team, a customer).
@@ -364,14 +366,8 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
     let mut warnings = Vec::new();
     for (i, budget) in budgets.iter().enumerate() {
         let path = format!("budgets[{i}]");
-        match budget.owner().map_err(|reason| invalid(&path, reason))? {
-            Some(BudgetOwner::ModelConfig(id)) => warnings.push(format!(
-                "{path}: budget {:?} is owned by model config {id:?}; keyward does not enforce \
-                 governance.model_configs yet, so it is not charged (docs/compatibility.md)",
-                budget.id
-            )),
-            Some(owner) => builder.owned.entry(owner).or_default().push((budget, path)),
-            None => {}
+        if let Some(owner) = budget.owner().map_err(|reason| invalid(&path, reason))? {
+            builder.owned.entry(owner).or_default().push((budget, path));
         }
     }
     for (i, limit) in rate_limits.iter().enumerate() {
@@ -546,7 +542,32 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         compiled.push(policy);
     }
 
-    check_owners_exist(&builder.owned, keys, &team_levels, &customer_levels)?;
+    let empty_model_configs = Vec::new();
+    let model_configs = config
+        .model_configs
+        .as_ref()
+        .unwrap_or(&empty_model_configs);
+    let empty_providers = Vec::new();
+    let provider_entries = config.providers.as_ref().unwrap_or(&empty_providers);
+    let key_index: HashMap<&str, usize> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (k.id.as_str(), i))
+        .collect();
+    let model_limits = model_limits::compile_model_limits(
+        &mut builder,
+        model_configs,
+        provider_entries,
+        &mut compiled,
+        &key_index,
+    )?;
+    check_owners_exist(
+        &builder.owned,
+        keys,
+        model_configs,
+        &team_levels,
+        &customer_levels,
+    )?;
 
     Ok(Policy {
         warnings,
@@ -564,6 +585,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         prices,
         catalog: crate::catalog::ModelCatalog::build(config.provider_models.as_ref())
             .map_err(|reason| invalid("provider_models", reason))?,
+        model_limits,
     })
 }
 
@@ -601,6 +623,7 @@ fn empty_allow_lists(keys: &[VirtualKey]) -> Vec<String> {
 fn check_owners_exist(
     owned: &OwnedBudgets<'_>,
     keys: &[VirtualKey],
+    model_configs: &[keyward_plugin_api::model::governance::ModelConfig],
     teams: &HashMap<String, (Level, Option<String>)>,
     customers: &HashMap<String, Level>,
 ) -> Result<()> {
@@ -624,7 +647,11 @@ fn check_owners_exist(
                     .any(|c| c.id == Some(*id)),
                 format!("provider config with id {id}"),
             ),
-            BudgetOwner::ModelConfig(_) => continue,
+            BudgetOwner::ModelConfig(id) => (
+                "model_config_id",
+                model_configs.iter().any(|c| c.id == *id),
+                format!("model config {id:?}"),
+            ),
         };
         if !exists {
             let path = budgets.first().map_or("budgets", |(_, path)| path.as_str());
@@ -766,5 +793,6 @@ fn compile_key<'c>(
         providers,
         by_weight,
         any_provider_path: path_through(&upper),
+        model_configs: Default::default(),
     })
 }

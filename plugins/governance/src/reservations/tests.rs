@@ -16,6 +16,7 @@ fn open(tokens: u64) -> Open {
         tokens,
         cost_nanos: 1,
         price: None,
+        model_limits: Default::default(),
     }
 }
 
