@@ -4,6 +4,9 @@
 //! key; a `virtual_key`-scoped one to that key's requests; every config that applies is checked
 //! and charged.
 
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{SEC, harness, try_harness, usage};
