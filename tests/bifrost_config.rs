@@ -85,20 +85,27 @@ fn every_owner_level_is_charged_the_same_cost_together() {
 }
 
 #[test]
-fn a_budget_owned_by_a_model_config_is_warned_as_not_enforced() {
+fn a_budget_owned_by_a_model_config_is_charged_with_the_other_levels() {
     let mock = MockUpstream::start();
     let budgets = json!([
+        {"id": "b-vk", "max_limit": 10, "reset_duration": "1M", "virtual_key_id": "vk-eng"},
         {"id": "b-model", "max_limit": 10, "reset_duration": "1M", "model_config_id": "mc-gpt4o"}
     ]);
-    let host = start("bifrost-budgets-model", &bifrost_config(&mock, budgets)).expect("starts");
-    let logs = host.logs();
+    let mut config = bifrost_config(&mock, budgets);
+    config["governance"]["model_configs"] =
+        json!([{"id": "mc-gpt4o", "model_name": "gpt-4o", "provider": "openai"}]);
+    let host = start("bifrost-budgets-model", &config).expect("starts");
     assert!(
-        logs.contains("budgets[0]")
-            && logs.contains("model config")
-            && logs.contains("not charged"),
-        "{logs}"
+        !host.logs().contains("model_configs: not supported"),
+        "{}",
+        host.logs()
     );
-    assert_eq!(chat(&host), 200);
+    for _ in 0..2 {
+        assert_eq!(chat(&host), 200);
+    }
+    let charged = host.budget_usage("b-vk");
+    assert!(charged > 0.0);
+    assert!((host.budget_usage("b-model") - charged).abs() < 1e-12);
 }
 
 #[test]
@@ -112,6 +119,10 @@ fn a_budget_whose_owner_does_not_exist_or_that_names_two_owners_is_refused_by_fi
         (
             json!({"id": "b", "max_limit": 1, "reset_duration": "1M", "provider_config_id": 9}),
             "budgets[0].provider_config_id",
+        ),
+        (
+            json!({"id": "b", "max_limit": 1, "reset_duration": "1M", "model_config_id": "mc-nope"}),
+            "budgets[0].model_config_id",
         ),
         (
             json!({"id": "b", "max_limit": 1, "reset_duration": "1M", "team_id": "team-eng", "customer_id": "cust-acme"}),

@@ -30,6 +30,9 @@ fn the_list_embeds_team_customer_budgets_rate_limit_and_keys_and_redacts_values(
     }
     assert_eq!(list.body["count"], 3);
     assert_eq!(list.body["total_count"], 3);
+    // Not paginated (no limit, offset, search, team or customer): limit is the count.
+    assert_eq!(list.body["limit"], 3);
+    assert_eq!(list.body["offset"], 0);
     assert!(
         !list.text.contains("0123456789abcdef"),
         "values are redacted: {}",
@@ -112,9 +115,11 @@ fn pagination_filters_and_sorting_combine() {
     assert_eq!(get("?offset=10").body["count"], 0);
     assert_eq!(
         get("?limit=100000").body["limit"],
-        500,
-        "clamped without export"
+        100,
+        "clamped without export, as Bifrost"
     );
+    assert_eq!(get("?limit=0").body["limit"], 25, "Bifrost's default page");
+    assert_eq!(get("?offset=0").body["limit"], 25);
     assert_eq!(get("?limit=100000&export=true").body["limit"], 10000);
     assert_eq!(get("?from_memory=true").status, 200);
     for (query, param) in [

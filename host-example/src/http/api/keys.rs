@@ -1,6 +1,8 @@
 //! Provider keys, Bifrost-compatible: `GET /api/keys`; `GET|POST /api/providers/{provider}/keys`;
 //! `GET|PUT|DELETE /api/providers/{provider}/keys/{key_id}`. Every key in every answer is
-//! redacted; an update that sends a redacted value back keeps the stored secret.
+//! redacted, and carries Bifrost's listing fields `key_id` (its id) and `provider` beside the
+//! key document; a body may carry them back (they must agree with the key and the route). An
+//! update that sends a redacted value back keeps the stored secret.
 
 use axum::{
     Json, Router,
@@ -34,13 +36,53 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-async fn list_all(State(state): State<AppState>) -> Json<Vec<Key>> {
+/// A key as answers show it: the document (redacted) with `key_id` and `provider`.
+fn shown(provider: &str, key: &Key) -> Value {
+    let mut value = serde_json::to_value(key).unwrap_or(Value::Null);
+    if let Value::Object(fields) = &mut value {
+        fields.insert("key_id".to_owned(), Value::String(key.id.clone()));
+        fields.insert("provider".to_owned(), Value::String(provider.to_owned()));
+    }
+    value
+}
+
+/// Takes Bifrost's listing fields off a key sent in a body: `provider` must be the route's,
+/// `key_id` the key's id (it gives the id when `id` is absent).
+fn take_listing_fields(provider: &str, key: &mut Key) -> Result<(), ApiError> {
+    match key.other.0.remove("provider") {
+        None => {}
+        Some(Value::String(named)) if named == provider => {}
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "provider",
+                format!(
+                    "provider is {}, but the route names provider {}",
+                    extract::truncate(&other.to_string()),
+                    extract::truncate(provider)
+                ),
+            ));
+        }
+    }
+    match key.other.0.remove("key_id") {
+        None => Ok(()),
+        Some(Value::String(id)) if key.id.is_empty() || key.id == id => {
+            key.id = id;
+            Ok(())
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "key_id",
+            "key_id must be a string equal to id (it is the key's id)",
+        )),
+    }
+}
+
+async fn list_all(State(state): State<AppState>) -> Json<Vec<Value>> {
     let config = state.store.snapshot();
     Json(
         config
             .providers
-            .values()
-            .flat_map(|p| p.keys.iter().cloned())
+            .iter()
+            .flat_map(|(name, p)| p.keys.iter().map(move |key| shown(name, key)))
             .collect(),
     )
 }
@@ -50,20 +92,23 @@ async fn list(
     Path(provider): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let config = state.store.snapshot();
-    let keys = &provider_of(&config, &provider)?.keys;
-    Ok(Json(json!({ "keys": keys, "total": keys.len() })))
+    let keys: Vec<Value> = provider_of(&config, &provider)?
+        .keys
+        .iter()
+        .map(|key| shown(&provider, key))
+        .collect();
+    Ok(Json(json!({ "total": keys.len(), "keys": keys })))
 }
 
 async fn read(
     State(state): State<AppState>,
     Path((provider, key_id)): Path<(String, String)>,
-) -> Result<Json<Key>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let config = state.store.snapshot();
     let keys = &provider_of(&config, &provider)?.keys;
     keys.iter()
         .find(|k| k.id == key_id)
-        .cloned()
-        .map(Json)
+        .map(|key| Json(shown(&provider, key)))
         .ok_or_else(|| key_not_found(&provider, &key_id))
 }
 
@@ -71,7 +116,8 @@ async fn create(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     JsonBody(mut key): JsonBody<Key>,
-) -> Result<Json<Key>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
+    take_listing_fields(&provider, &mut key)?;
     if key.id.is_empty() {
         key.id = uuid::Uuid::new_v4().to_string();
     }
@@ -82,7 +128,7 @@ async fn create(
         .update(move |config| -> Result<_, ApiError> {
             check_unique(config, &key, None)?;
             provider_of_mut(config, &provider)?.keys.push(key.clone());
-            Ok(key)
+            Ok(shown(&provider, &key))
         })
         .await?;
     Ok(Json(created))
@@ -92,7 +138,7 @@ async fn update(
     State(state): State<AppState>,
     Path((provider, key_id)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Key>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let updated = state
         .store
         .update(move |config| -> Result<_, ApiError> {
@@ -103,8 +149,20 @@ async fn update(
                 .cloned()
                 .ok_or_else(|| key_not_found(&provider, &key_id))?;
             let mut key = keep_stored_secrets(&stored, body)?;
-            key.id.clone_from(&key_id);
-            key.enabled.get_or_insert(true);
+            if key.id.is_empty() {
+                key.id.clone_from(&key_id);
+            }
+            take_listing_fields(&provider, &mut key)?;
+            // Absent means enabled; a key sent back as shown stays as stored.
+            if key.enabled.is_none() {
+                key.enabled = stored.enabled;
+            }
+            if key.id != key_id {
+                return Err(ApiError::bad_request(
+                    "id",
+                    "the id is the route's key id: it cannot be changed",
+                ));
+            }
             validate(&provider, &key)?;
             check_unique(config, &key, Some(&key_id))?;
             let slot = provider_of_mut(config, &provider)?
@@ -113,7 +171,7 @@ async fn update(
                 .find(|k| k.id == key_id)
                 .ok_or_else(|| key_not_found(&provider, &key_id))?;
             *slot = key.clone();
-            Ok(key)
+            Ok(shown(&provider, &key))
         })
         .await?;
     Ok(Json(updated))
@@ -122,7 +180,7 @@ async fn update(
 async fn remove(
     State(state): State<AppState>,
     Path((provider, key_id)): Path<(String, String)>,
-) -> Result<Json<Key>, ApiError> {
+) -> Result<Json<Value>, ApiError> {
     let removed = state
         .store
         .update(move |config| -> Result<_, ApiError> {
@@ -132,7 +190,7 @@ async fn remove(
                 .iter()
                 .position(|k| k.id == key_id)
                 .ok_or_else(|| key_not_found(&provider, &key_id))?;
-            Ok(keys.remove(index))
+            Ok(shown(&provider, &keys.remove(index)))
         })
         .await?;
     Ok(Json(removed))
@@ -290,7 +348,28 @@ fn keep_stored_secrets(stored: &Key, mut body: Value) -> Result<Key, ApiError> {
 
 fn restore(incoming: &mut Value, stored: &Value) {
     match (incoming, stored) {
+        (Value::Array(new), Value::Array(old)) => {
+            for (value, old_value) in new.iter_mut().zip(old) {
+                restore(value, old_value);
+            }
+        }
         (Value::Object(new), Value::Object(old)) => {
+            // An environment-backed value sent back as shown (its resolved value redacted):
+            // the same variable, read again from the environment.
+            let variable = |object: &serde_json::Map<String, Value>| {
+                let name = object.get("env_var").and_then(Value::as_str)?;
+                (object.get("from_env") == Some(&Value::Bool(true)))
+                    .then(|| name.strip_prefix("env.").unwrap_or(name).to_owned())
+            };
+            if let Some(name) = variable(new)
+                && variable(old).as_deref() == Some(name.as_str())
+                && new
+                    .get("value")
+                    .and_then(Value::as_str)
+                    .is_some_and(looks_redacted)
+            {
+                new.insert("value".to_owned(), Value::String(String::new()));
+            }
             for (field, value) in new.iter_mut() {
                 if let Some(old_value) = old.get(field) {
                     restore(value, old_value);

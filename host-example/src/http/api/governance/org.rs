@@ -113,7 +113,10 @@ async fn update_team(
                 .position(|t| t.id == id)
                 .ok_or_else(|| team_not_found(&id))?;
             let mut team: Team = merge(&documents.teams[index], body)?;
-            team.updated_at = Some(Utc::now());
+            // A body that changes nothing (a GET sent back) leaves the team as it was.
+            if team != documents.teams[index] {
+                team.updated_at = Some(Utc::now());
+            }
             check_customer(&documents.customers, team.customer_id.as_deref())?;
             fill_ids(&mut team.budget, &mut team.budgets, &mut team.rate_limit);
             documents.teams[index] = team.clone();
@@ -231,7 +234,9 @@ async fn update_customer(
                 .position(|c| c.id == id)
                 .ok_or_else(|| customer_not_found(&id))?;
             let mut customer: Customer = merge(&documents.customers[index], body)?;
-            customer.updated_at = Some(Utc::now());
+            if customer != documents.customers[index] {
+                customer.updated_at = Some(Utc::now());
+            }
             fill_ids(
                 &mut customer.budget,
                 &mut customer.budgets,

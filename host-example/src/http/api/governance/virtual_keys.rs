@@ -3,8 +3,10 @@
 //! The list answers `{virtual_keys, count, total_count, limit, offset}` and takes `from_memory`,
 //! `limit`, `offset`, `search` (case-insensitive, on the name), `customer_id`, `team_id`,
 //! `sort_by` (`name`, `budget_spent`, `created_at`, `status`), `order` (`asc`, `desc`) and
-//! `export`. Without `export=true`, `limit` defaults to [`DEFAULT_LIMIT`] and is clamped to
-//! [`MAX_LIMIT`]; with it, to [`MAX_EXPORT_LIMIT`].
+//! `export`. As in Bifrost, it is paginated only when `limit`, `offset`, `search`,
+//! `customer_id` or `team_id` is given: then `limit` is the page size (0 or absent:
+//! [`DEFAULT_LIMIT`], clamped to [`MAX_LIMIT`]; with `export=true`, to [`MAX_EXPORT_LIMIT`]);
+//! otherwise every key is listed and `limit` is their count.
 //!
 //! An update follows Bifrost: fields sent replace the stored ones, provider configs not listed
 //! are removed, budgets sent without an id keep the id (and so the usage) of the stored budget
@@ -32,10 +34,10 @@ use crate::{
 };
 use keyward_host_core::config::HostConfig;
 
-/// The page size when `limit` is absent.
-pub const DEFAULT_LIMIT: u64 = 50;
-/// The largest page without `export=true`.
-pub const MAX_LIMIT: u64 = 500;
+/// The page size of a paginated list when `limit` is absent or 0 (Bifrost's).
+pub const DEFAULT_LIMIT: u64 = 25;
+/// The largest page without `export=true` (Bifrost's).
+pub const MAX_LIMIT: u64 = 100;
 /// The largest page with `export=true`.
 pub const MAX_EXPORT_LIMIT: u64 = 10_000;
 
@@ -62,10 +64,17 @@ async fn list(State(state): State<AppState>, query: RawQuery) -> Result<Json<Val
     let _from_memory = query.bool("from_memory", false)?;
     let export = query.bool("export", false)?;
     let offset = query.non_negative("offset")?.unwrap_or(0);
-    let limit = match query.non_negative("limit")? {
-        Some(limit) => limit.min(if export { MAX_EXPORT_LIMIT } else { MAX_LIMIT }),
-        None if export => MAX_EXPORT_LIMIT,
-        None => DEFAULT_LIMIT,
+    let requested_limit = query.non_negative("limit")?;
+    let paginated = ["limit", "offset", "search", "customer_id", "team_id"]
+        .iter()
+        .any(|name| query.get(name).is_some());
+    let limit = match requested_limit {
+        _ if !paginated => None,
+        Some(limit) if limit > 0 => {
+            Some(limit.min(if export { MAX_EXPORT_LIMIT } else { MAX_LIMIT }))
+        }
+        _ if export => Some(MAX_EXPORT_LIMIT),
+        _ => Some(DEFAULT_LIMIT),
     };
     let sort_by = match query.get("sort_by") {
         None | Some("") => None,
@@ -134,13 +143,14 @@ async fn list(State(state): State<AppState>, query: RawQuery) -> Result<Json<Val
     let page: Vec<VirtualKey> = keys
         .into_iter()
         .skip(usize::try_from(offset).unwrap_or(usize::MAX))
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .take(limit.map_or(usize::MAX, |l| usize::try_from(l).unwrap_or(usize::MAX)))
         .collect();
+    let count = page.len();
     Ok(Json(json!({
         "virtual_keys": page,
-        "count": page.len(),
+        "count": count,
         "total_count": total,
-        "limit": limit,
+        "limit": limit.unwrap_or(count as u64),
         "offset": offset,
     })))
 }
@@ -237,9 +247,12 @@ async fn update(
                 .position(|k| k.id == vk_id)
                 .ok_or_else(|| not_found(&vk_id))?;
             let stored = documents.virtual_keys[index].clone();
-            let mut vk = apply_changes(&stored, changes)?;
-            vk.updated_at = Some(Utc::now());
+            let mut vk = apply_changes(&stored, without_views(changes, &stored, &documents))?;
             assign_ids(&mut vk, Some(&stored));
+            // A body that changes nothing (a GET sent back) leaves the key as it was.
+            if vk != stored {
+                vk.updated_at = Some(Utc::now());
+            }
             check(&vk, &documents, config, Some(&vk_id))?;
             documents.virtual_keys[index] = vk;
             set_document(config, &documents)?;
@@ -299,6 +312,109 @@ fn effective_customer<'d>(
             .customer_id
             .as_deref()
     })
+}
+
+/// The fields of an update without what responses add to a key as views: the embedded team
+/// and customer, the top-level budgets and rate limits shown inside it (referenced by id or
+/// naming it as owner), and the usage of its own budgets and rate limits (the enforcer's, not
+/// settable). A key read with `GET` and sent back is thus the stored key.
+fn without_views(
+    mut changes: Map<String, Value>,
+    stored: &VirtualKey,
+    documents: &GovernanceDocument,
+) -> Map<String, Value> {
+    changes.remove("team");
+    changes.remove("customer");
+    let top_budgets: Vec<&str> = documents.budgets.iter().map(|b| b.id.as_str()).collect();
+    let top_limits: Vec<&str> = documents
+        .rate_limits
+        .iter()
+        .map(|l| l.id.as_str())
+        .collect();
+    let stored_json =
+        keyward_plugin_api::model::secret::with_exposed_secrets(|| serde_json::to_value(stored))
+            .unwrap_or(Value::Null);
+    strip_limit_views(&mut changes, &stored_json, &top_budgets, &top_limits);
+    if let Some(Value::Array(configs)) = changes.get_mut("provider_configs") {
+        for config in configs.iter_mut() {
+            let provider = config.get("provider").cloned();
+            let previous = stored_json["provider_configs"]
+                .as_array()
+                .and_then(|all| all.iter().find(|c| c.get("provider") == provider.as_ref()))
+                .cloned()
+                .unwrap_or(Value::Null);
+            if let Value::Object(fields) = config {
+                strip_limit_views(fields, &previous, &top_budgets, &top_limits);
+                // A key object's name and provider are shown, not stored: its id is the key.
+                if let Some(Value::Array(keys)) = fields.get_mut("keys") {
+                    for key in keys.iter_mut() {
+                        if let Some(id) = key.get("key_id").cloned() {
+                            *key = id;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    changes
+}
+
+/// In `fields` (a key's or a provider config's), drops budgets and a rate limit that are views
+/// of top-level ones, and puts the stored usage back on the rest.
+fn strip_limit_views(
+    fields: &mut Map<String, Value>,
+    stored: &Value,
+    top_budgets: &[&str],
+    top_limits: &[&str],
+) {
+    const BUDGET_USAGE: &[&str] = &["current_usage", "last_reset"];
+    const LIMIT_USAGE: &[&str] = &[
+        "token_current_usage",
+        "token_last_reset",
+        "request_current_usage",
+        "request_last_reset",
+    ];
+    let restore_usage = |item: &mut Value, stored_item: Option<&Value>, usage: &[&str]| {
+        if let Value::Object(object) = item {
+            for field in usage {
+                match stored_item.and_then(|s| s.get(*field)) {
+                    Some(value) => object.insert((*field).to_owned(), value.clone()),
+                    None => object.remove(*field),
+                };
+            }
+        }
+    };
+    if let Some(Value::Array(budgets)) = fields.get_mut("budgets") {
+        budgets.retain(|b| {
+            let id = b.get("id").and_then(Value::as_str).unwrap_or("");
+            let own = stored["budgets"].as_array().is_some_and(|all| {
+                all.iter()
+                    .any(|s| s.get("id").and_then(Value::as_str) == Some(id))
+            });
+            own || !top_budgets.contains(&id)
+        });
+        for budget in budgets.iter_mut() {
+            let id = budget.get("id").cloned();
+            let stored_budget = stored["budgets"]
+                .as_array()
+                .and_then(|all| all.iter().find(|s| s.get("id") == id.as_ref()));
+            restore_usage(budget, stored_budget, BUDGET_USAGE);
+        }
+    }
+    if let Some(limit) = fields.get_mut("rate_limit") {
+        let id = limit
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let own = stored["rate_limit"].get("id").and_then(Value::as_str) == Some(id.as_str());
+        if !own && top_limits.contains(&id.as_str()) {
+            fields.remove("rate_limit");
+        } else {
+            let stored_limit = own.then(|| &stored["rate_limit"]);
+            restore_usage(limit, stored_limit, LIMIT_USAGE);
+        }
+    }
 }
 
 /// Merges the fields of an update into the stored key (see the module docs).
@@ -372,13 +488,22 @@ fn assign_ids(vk: &mut VirtualKey, stored: Option<&VirtualKey>) {
                 .iter()
                 .find(|p| p.provider == config.provider)
         });
-        if config.id.is_none() {
-            config.id = previous.and_then(|p| p.id).or_else(|| {
-                next_config_id += 1;
-                Some(next_config_id)
-            });
+        // A new config gets an id and its key's id; a stored one keeps what it had.
+        match previous {
+            Some(previous) => {
+                config.id = config.id.or(previous.id);
+                if config.virtual_key_id.is_none() {
+                    config.virtual_key_id.clone_from(&previous.virtual_key_id);
+                }
+            }
+            None => {
+                if config.id.is_none() {
+                    next_config_id += 1;
+                    config.id = Some(next_config_id);
+                }
+                config.virtual_key_id = Some(vk.id.clone());
+            }
         }
-        config.virtual_key_id = Some(vk.id.clone());
         for budget in &mut config.budgets {
             if budget.id.is_empty() {
                 budget.id = previous
