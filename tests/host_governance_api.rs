@@ -404,3 +404,51 @@ fn budgets_and_rate_limits_are_listed_with_current_usage() {
     assert_eq!(limits.body["count"], 1);
     assert_eq!(limits.body["rate_limits"][0]["id"], "rl-1");
 }
+
+#[test]
+fn a_virtual_key_reads_its_own_quota_with_itself_as_the_credential() {
+    let host = Host::start("vk-quota", &test_config());
+    let quota = |headers: &[(&str, &str)]| {
+        host.request("GET", "/api/governance/virtual-keys/quota", None, headers)
+    };
+    let beta = quota(&[("x-bf-vk", "sk-bf-beta-0123456789abcdef")]);
+    assert_eq!(beta.status, 200, "{}", beta.text);
+    assert_eq!(beta.body["virtual_key_name"], "beta");
+    assert_eq!(beta.body["is_active"], true);
+    assert_eq!(beta.body["budgets"][0]["id"], "b-beta");
+    assert_eq!(beta.body["budgets"][0]["current_usage"], 1.25);
+    assert!(
+        !beta.text.contains("0123456789abcdef"),
+        "no value: {}",
+        beta.text
+    );
+    // Through Authorization: Bearer and x-api-key too; the rate limit shows its usage.
+    let alpha = quota(&[("authorization", "Bearer sk-bf-alpha-0123456789abcdef")]);
+    assert_eq!(alpha.status, 200, "{}", alpha.text);
+    assert_eq!(alpha.body["rate_limit"]["request_max_limit"], 100);
+    assert_eq!(
+        quota(&[("x-api-key", "sk-bf-alpha-0123456789abcdef")]).status,
+        200
+    );
+    // An inactive key still reads it.
+    let gamma = quota(&[("x-bf-vk", "sk-bf-gamma-0123456789abcdef")]);
+    assert_eq!(gamma.status, 200);
+    assert_eq!(gamma.body["is_active"], false);
+    // No key, an unknown one, or the admin token: 401, nothing echoed.
+    let missing = quota(&[]);
+    assert_eq!(assert_envelope(&missing, 401), "unauthorized");
+    assert_eq!(missing.body["error"]["code"], "virtual_key_required");
+    let unknown = quota(&[("x-bf-vk", "sk-bf-nobody-0123456789")]);
+    assert_eq!(unknown.body["error"]["code"], "virtual_key_not_found");
+    assert!(!unknown.text.contains("nobody"));
+    let admin = host.admin("GET", "/api/governance/virtual-keys/quota", None);
+    assert_eq!(admin.status, 401, "the admin token is not a virtual key");
+    // The virtual key route with an id is still the admin's.
+    let by_id = host.request(
+        "GET",
+        "/api/governance/virtual-keys/vk-beta",
+        None,
+        &[("x-bf-vk", "sk-bf-beta-0123456789abcdef")],
+    );
+    assert_eq!(by_id.status, 401);
+}

@@ -4,7 +4,9 @@
 //! marked poisoned and the call returns [`ErrorCode::PLUGIN_PANICKED`]; every later call returns
 //! [`ErrorCode::PLUGIN_POISONED`] until the host reloads the plugin (fail closed). The guard
 //! also carries the retirement flag that [`export_state`](crate::ffi::KeySelector::export_state)
-//! sets for hot swaps.
+//! sets for hot swaps. Retiring waits for the state-changing calls already past the check to
+//! finish ([`PanicGuard::retire`]), so an export sees every change the old instance accepted:
+//! none lands after the state was taken.
 //!
 //! ```
 //! use keyward_plugin_api::{abi_stable::std_types::RResult, ffi::ErrorCode, guard::PanicGuard};
@@ -19,7 +21,7 @@
 
 use std::{
     panic::{AssertUnwindSafe, catch_unwind},
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
 use abi_stable::std_types::{ROption, RResult};
@@ -32,7 +34,14 @@ pub struct PanicGuard {
     role: &'static str,
     poisoned: AtomicBool,
     retired: AtomicBool,
+    /// State-changing calls in progress (see [`retire`](Self::retire)), on a line of its own.
+    changing: InFlight,
 }
+
+/// A counter on its own cache line.
+#[derive(Debug)]
+#[repr(align(64))]
+struct InFlight(AtomicUsize);
 
 impl PanicGuard {
     /// A guard for an instance of `role` (used in messages).
@@ -41,6 +50,7 @@ impl PanicGuard {
             role,
             poisoned: AtomicBool::new(false),
             retired: AtomicBool::new(false),
+            changing: InFlight(AtomicUsize::new(0)),
         }
     }
 
@@ -98,18 +108,31 @@ impl PanicGuard {
         &self,
         body: impl FnOnce() -> RResult<T, KeywardError>,
     ) -> RResult<T, KeywardError> {
-        if self.retired.load(Ordering::Acquire) {
+        // Counted before the check (both sequentially consistent, like `retire`'s): either
+        // `retire` sees this call in progress and waits for it, or this call sees the flag.
+        self.changing.0.fetch_add(1, Ordering::SeqCst);
+        if self.retired.load(Ordering::SeqCst) {
+            self.changing.0.fetch_sub(1, Ordering::SeqCst);
             return RResult::RErr(KeywardError::new(
                 ErrorCode::INSTANCE_RETIRED,
                 format!("this {} instance was retired by a state export", self.role),
             ));
         }
-        self.run(body)
+        // `run` catches panics: the count always comes back down.
+        let answer = self.run(body);
+        self.changing.0.fetch_sub(1, Ordering::SeqCst);
+        answer
     }
 
-    /// Marks the instance retired (called by `export_state`).
+    /// Marks the instance retired (called by `export_state`), then waits until no
+    /// state-changing call is in progress: when it returns, every change the instance accepted
+    /// is in its state and no other will be accepted.
     pub fn retire(&self) {
-        self.retired.store(true, Ordering::Release);
+        self.retired.store(true, Ordering::SeqCst);
+        while self.changing.0.load(Ordering::SeqCst) != 0 {
+            std::hint::spin_loop();
+            std::thread::yield_now();
+        }
     }
 
     /// Whether the instance was retired.

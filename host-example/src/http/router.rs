@@ -26,6 +26,8 @@ pub fn router(state: AppState, admin: AdminAuth, max_body_bytes: usize) -> Route
         .route("/health", get(health))
         .route("/metrics", get(metrics::scrape))
         .merge(proxy::routes())
+        // The virtual key's own quota: the key is the credential, not the admin's.
+        .merge(governance::quota::routes())
         .merge(management)
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .fallback(not_found)

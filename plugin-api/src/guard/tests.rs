@@ -27,3 +27,41 @@ fn retirement_refuses_mutating_calls_only() {
     let reading: RResult<u8, _> = guard.run(|| RResult::ROk(2));
     assert_eq!(reading.unwrap(), 2);
 }
+
+#[test]
+fn retiring_waits_for_the_changes_in_progress() {
+    use std::sync::{Arc, mpsc};
+
+    let guard = Arc::new(PanicGuard::new("test"));
+    let (entered_tx, entered_rx) = mpsc::channel();
+    let (finish_tx, finish_rx) = mpsc::channel::<()>();
+    let changing = {
+        let guard = Arc::clone(&guard);
+        std::thread::spawn(move || {
+            guard.run_mutating(|| {
+                entered_tx.send(()).unwrap();
+                finish_rx.recv().unwrap();
+                RResult::ROk(1u8)
+            })
+        })
+    };
+    entered_rx.recv().unwrap();
+    let retiring = {
+        let guard = Arc::clone(&guard);
+        std::thread::spawn(move || guard.retire())
+    };
+    // The change is still in progress: retiring cannot have returned.
+    for _ in 0..10_000 {
+        assert!(!retiring.is_finished(), "retire returned during a change");
+        std::thread::yield_now();
+    }
+    finish_tx.send(()).unwrap();
+    assert_eq!(
+        changing.join().unwrap().unwrap(),
+        1,
+        "the change in progress completes"
+    );
+    retiring.join().unwrap();
+    let after: RResult<u8, _> = guard.run_mutating(|| RResult::ROk(2));
+    assert_eq!(after.unwrap_err().code, ErrorCode::INSTANCE_RETIRED);
+}

@@ -10,6 +10,7 @@
 
 pub mod limits;
 pub mod org;
+pub mod quota;
 pub mod usage;
 pub mod virtual_keys;
 

@@ -165,7 +165,7 @@ async fn read(
 }
 
 /// The stored key `id` as responses show it (see [`embed`]).
-fn embedded_key(state: &AppState, id: &str) -> Result<VirtualKey, ApiError> {
+pub fn embedded_key(state: &AppState, id: &str) -> Result<VirtualKey, ApiError> {
     let config = state.store.snapshot();
     let documents = document(&config)?;
     let vk = documents
