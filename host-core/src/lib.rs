@@ -14,6 +14,7 @@
 //! - [`usage`]: reading usage and delivered output from a response body as it passes;
 //! - [`charge`]: the one charging rule;
 //! - [`models`]: `GET /v1/models`, asked of the authorizer;
+//! - [`cors`]: cross-origin requests, Bifrost's rules from `client.allowed_origins`;
 //! - [`error`]: [`error::GatewayError`] and the one error envelope.
 //!
 //! The core does no I/O: no async runtime, no HTTP client, no nginx. keyward-host (axum and
@@ -22,6 +23,7 @@
 pub mod admission;
 pub mod charge;
 pub mod config;
+pub mod cors;
 pub mod error;
 pub mod models;
 pub mod request;

@@ -48,6 +48,9 @@ pub async fn run(args: Args) -> Result<(), String> {
         .max_request_body_size_mb
         .unwrap_or(DEFAULT_MAX_BODY_MB);
     let max_body = usize::try_from(max_body.saturating_mul(1024 * 1024)).unwrap_or(usize::MAX);
+    let cors = Arc::new(keyward_host_core::cors::CorsPolicy::from_client(
+        &started.config.client.other,
+    ));
     let store = Arc::new(Store::new(
         started.config,
         started.plugins,
@@ -61,7 +64,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         max_body_bytes: max_body,
     };
     let admin = AdminAuth::new(started.admin_token, started.admin_basic);
-    let app = router(state, admin, max_body);
+    let app = router(state, admin, cors, max_body);
     let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));
     let reloads = tokio::spawn(reload_on_sighup(store.clone(), metrics));
     let served = serve::serve(

@@ -160,6 +160,18 @@ pub struct Reply {
     pub text: String,
     /// `Retry-After`, if any.
     pub retry_after: Option<String>,
+    /// Every response header, names lower-case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    /// The value of header `name` (lower-case), if any.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 impl Host {
@@ -319,6 +331,16 @@ impl Host {
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Reply {
@@ -326,6 +348,7 @@ impl Host {
             body,
             text,
             retry_after,
+            headers,
         }
     }
 

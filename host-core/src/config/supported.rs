@@ -33,6 +33,8 @@ const CLIENT: &[&str] = &[
     "enforce_auth_on_inference",
     "enforce_governance_header",
     "max_request_body_size_mb",
+    "allowed_origins",
+    "allowed_headers",
 ];
 
 /// Governance fields the governance plugin reads.

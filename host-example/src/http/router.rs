@@ -14,8 +14,14 @@ use crate::http::{
     state::AppState,
 };
 
-/// The application router; request bodies are limited to `max_body_bytes`.
-pub fn router(state: AppState, admin: AdminAuth, max_body_bytes: usize) -> Router {
+/// The application router; request bodies are limited to `max_body_bytes`; cross-origin
+/// requests follow `cors` (the configuration's `client.allowed_origins`).
+pub fn router(
+    state: AppState,
+    admin: AdminAuth,
+    cors: std::sync::Arc<keyward_host_core::cors::CorsPolicy>,
+    max_body_bytes: usize,
+) -> Router {
     let management = Router::new()
         .merge(keys::routes())
         .merge(governance::routes())
@@ -32,6 +38,10 @@ pub fn router(state: AppState, admin: AdminAuth, max_body_bytes: usize) -> Route
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            cors,
+            crate::http::cors::cors,
+        ))
         .with_state(state)
 }
 
