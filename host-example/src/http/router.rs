@@ -7,7 +7,7 @@ use axum::{Router, http::StatusCode, middleware, response::IntoResponse, routing
 use crate::http::{
     api::{
         auth::{self, AdminAuth},
-        governance, keys, metrics, plugins, version,
+        governance, keys, metrics, plugins, providers, version,
     },
     error::ApiError,
     proxy,
@@ -23,6 +23,7 @@ pub fn router(
     max_body_bytes: usize,
 ) -> Router {
     let management = Router::new()
+        .merge(providers::routes())
         .merge(keys::routes())
         .merge(governance::routes())
         .merge(plugins::routes())

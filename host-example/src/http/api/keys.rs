@@ -346,7 +346,9 @@ fn keep_stored_secrets(stored: &Key, mut body: Value) -> Result<Key, ApiError> {
     extract::parse_json(body.to_string().as_bytes())
 }
 
-fn restore(incoming: &mut Value, stored: &Value) {
+/// Puts back, in `incoming`, every secret sent in its redacted form where `stored` (the stored
+/// document, secrets exposed) holds the value it redacts.
+pub(crate) fn restore(incoming: &mut Value, stored: &Value) {
     match (incoming, stored) {
         (Value::Array(new), Value::Array(old)) => {
             for (value, old_value) in new.iter_mut().zip(old) {

@@ -1,5 +1,5 @@
-//! The management API (`/api/*`, admin-authenticated through [`auth`]): provider keys
-//! ([`keys`]), governance ([`governance`]), plugin reloads ([`plugins`]) and the version
+//! The management API (`/api/*`, admin-authenticated through [`auth`]): providers
+//! ([`providers`]), provider keys ([`keys`]), governance ([`governance`]), plugin reloads ([`plugins`]) and the version
 //! ([`version`]); and the `/metrics`
 //! scrape ([`metrics`]), which is not authenticated.
 
@@ -8,4 +8,5 @@ pub mod governance;
 pub mod keys;
 pub mod metrics;
 pub mod plugins;
+pub mod providers;
 pub mod version;
