@@ -170,6 +170,16 @@ fn requires_admin_token(spec: &Value) -> bool {
     })
 }
 
+/// Whether the operation takes a virtual key as its only credential (the key's own quota).
+fn requires_virtual_key(spec: &Value) -> bool {
+    spec["security"].as_array().is_some_and(|requirements| {
+        requirements.len() == 1
+            && requirements[0]
+                .as_object()
+                .is_some_and(|r| r.len() == 1 && r.contains_key("virtualKey"))
+    })
+}
+
 #[test]
 fn the_document_is_openapi_3_1_with_bearer_security_on_every_api_operation() {
     let doc = document();
@@ -188,8 +198,8 @@ fn the_document_is_openapi_3_1_with_bearer_security_on_every_api_operation() {
         let at = format!("{} {}", op.method, op.path);
         if op.path.starts_with("/api/") {
             assert!(
-                requires_admin_token(&op.spec),
-                "{at} does not declare the adminToken bearer security"
+                requires_admin_token(&op.spec) || requires_virtual_key(&op.spec),
+                "{at} does not declare the adminToken bearer security (or a virtual key)"
             );
         } else {
             assert!(
@@ -363,6 +373,11 @@ fn the_documented_security_matches_the_server() {
                 &[("authorization", "Bearer not-the-admin-token")],
             );
             assert_eq!(wrong.status, 401, "{at} with a wrong token: {}", wrong.text);
+        } else if requires_virtual_key(&op.spec) {
+            assert_eq!(reply.status, 401, "{at} without a virtual key: {}", reply.text);
+            assert_eq!(reply.body["error"]["code"], "virtual_key_required", "{at}");
+            let admin = host.admin(&op.method, &path, body.as_ref());
+            assert_eq!(admin.status, 401, "{at}: the admin token is not a virtual key");
         } else {
             // Not authenticated (`/health`, `/metrics`), or only optionally (the inference
             // routes, while `client.enforce_auth_on_inference` is false): never a 401.
