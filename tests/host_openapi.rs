@@ -374,10 +374,17 @@ fn the_documented_security_matches_the_server() {
             );
             assert_eq!(wrong.status, 401, "{at} with a wrong token: {}", wrong.text);
         } else if requires_virtual_key(&op.spec) {
-            assert_eq!(reply.status, 401, "{at} without a virtual key: {}", reply.text);
+            assert_eq!(
+                reply.status, 401,
+                "{at} without a virtual key: {}",
+                reply.text
+            );
             assert_eq!(reply.body["error"]["code"], "virtual_key_required", "{at}");
             let admin = host.admin(&op.method, &path, body.as_ref());
-            assert_eq!(admin.status, 401, "{at}: the admin token is not a virtual key");
+            assert_eq!(
+                admin.status, 401,
+                "{at}: the admin token is not a virtual key"
+            );
         } else {
             // Not authenticated (`/health`, `/metrics`), or only optionally (the inference
             // routes, while `client.enforce_auth_on_inference` is false): never a 401.

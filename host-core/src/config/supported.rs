@@ -46,6 +46,7 @@ const GOVERNANCE: &[&str] = &[
     "rate_limits",
     "model_configs",
     "providers",
+    "pricing_overrides",
     "auth_config",
     "enforce_virtual_keys",
     "shadow_mode",

@@ -14,7 +14,8 @@
 //! - [`model_config`]: model-level and provider-level limits (`model_configs`, `providers`).
 //! - [`virtual_key`], [`mcp`], [`org`]: virtual keys with their provider and MCP configs; teams
 //!   and customers.
-//! - [`pricing`]: per-model token prices and the unknown-model policy.
+//! - [`pricing`]: per-model token prices and the unknown-model policy; [`pricing_override`]:
+//!   scoped price patches (`pricing_overrides`).
 //! - [`document`]: the whole `governance` block and the list response.
 //!
 //! Fields a document does not read are kept verbatim in its `other` map and written back, so a
@@ -41,6 +42,7 @@ pub mod model_config;
 pub mod money;
 pub mod org;
 pub mod pricing;
+pub mod pricing_override;
 pub mod rate_limit;
 pub mod virtual_key;
 
@@ -52,6 +54,7 @@ pub use duration::{DurationError, ResetDuration};
 pub use model_config::{ModelConfig, ModelConfigScope, ProviderGovernance};
 pub use org::{Customer, Team};
 pub use pricing::{ModelPrice, UnknownModelPricing};
+pub use pricing_override::{MatchType, OverrideScope, PricingOverride};
 pub use rate_limit::RateLimit;
 pub use virtual_key::{ProviderConfig, ProviderConfigKey, VirtualKey};
 

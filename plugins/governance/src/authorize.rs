@@ -134,8 +134,8 @@ impl Engine {
     }
 
     #[inline]
-    fn priced(&self, path: &Path, provider: &str, model: &str) -> bool {
-        !path.has_budgets || self.policy.prices.lookup(provider, model).is_some()
+    fn priced(&self, key: &KeyPolicy, path: &Path, provider: &str, model: &str) -> bool {
+        !path.has_budgets || self.policy.price_of(&key.id, provider, model).is_some()
     }
 
     #[cold]
@@ -159,7 +159,7 @@ impl Engine {
     ) -> Result<Admission<'a>, KeywardError> {
         let Some((_, config)) = key.provider(provider.as_str()) else {
             if key.any_provider {
-                if !self.priced(&key.any_provider_path, provider.as_str(), model) {
+                if !self.priced(key, &key.any_provider_path, provider.as_str(), model) {
                     return Err(self.unpriced(key, model));
                 }
                 return Ok(admission(&key.id, provider));
@@ -186,7 +186,7 @@ impl Engine {
                 ),
             ));
         }
-        if !config.always_priced && !self.priced(&config.path, &config.provider, model) {
+        if !config.always_priced && !self.priced(key, &config.path, &config.provider, model) {
             return Err(self.unpriced(key, model));
         }
         Ok(self.admit_through(key, config))
@@ -209,10 +209,10 @@ impl Engine {
     /// budget applies, and allows at least one provider key (an empty `key_ids` in Bifrost
     /// v1.5 allows none, so drawing it would only fail at key selection).
     #[inline]
-    fn eligible(&self, config: &ProviderPolicy, model: &str) -> bool {
+    fn eligible(&self, key: &KeyPolicy, config: &ProviderPolicy, model: &str) -> bool {
         config.allows_model(model)
             && config.key_ids.as_ref().is_none_or(|ids| !ids.is_empty())
-            && (config.always_priced || self.priced(&config.path, &config.provider, model))
+            && (config.always_priced || self.priced(key, &config.path, &config.provider, model))
     }
 
     #[inline]
@@ -245,7 +245,7 @@ impl Engine {
         now: u64,
     ) -> Result<Admission<'a>, KeywardError> {
         if key.any_provider {
-            if !self.priced(&key.any_provider_path, "", model) {
+            if !self.priced(key, &key.any_provider_path, "", model) {
                 return Err(self.unpriced(key, model));
             }
             return Ok(admission(&key.id, RStr::from_str("")));
@@ -257,9 +257,10 @@ impl Engine {
             && key
                 .providers
                 .iter()
-                .any(|c| self.eligible(c, model) && self.served(c, model));
-        let qualifies =
-            |c: &ProviderPolicy| self.eligible(c, model) && (!by_catalog || self.served(c, model));
+                .any(|c| self.eligible(key, c, model) && self.served(c, model));
+        let qualifies = |c: &ProviderPolicy| {
+            self.eligible(key, c, model) && (!by_catalog || self.served(c, model))
+        };
         let mut total: u64 = 0;
         let mut first_live = None;
         let mut first_allowed = None;

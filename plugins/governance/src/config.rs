@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use keyward_plugin_api::{
     ffi::{ErrorCode, KeywardError},
     model::governance::{
-        Budget, Customer, ModelConfig, ModelPrice, ProviderGovernance, RateLimit, Team,
-        UnknownModelPricing, VirtualKey,
+        Budget, Customer, ModelConfig, ModelPrice, PricingOverride, ProviderGovernance, RateLimit,
+        Team, UnknownModelPricing, VirtualKey,
     },
 };
 use serde::Deserialize;
@@ -42,6 +42,9 @@ pub struct PluginConfig {
     /// Provider-wide limits (`governance.providers`).
     #[serde(default)]
     pub providers: Option<Vec<ProviderGovernance>>,
+    /// Scoped price patches (`governance.pricing_overrides`).
+    #[serde(default)]
+    pub pricing_overrides: Option<Vec<PricingOverride>>,
     /// Whether a request without a virtual key is refused (`virtual_key_required`).
     #[serde(default)]
     pub enforce_virtual_keys: bool,

@@ -56,7 +56,9 @@ impl Engine {
         let path = self.path_of(key, config);
         let scoped = self.policy.keys.get(key as usize).map(|k| &k.model_configs);
         let model_limits = self.policy.model_limits.matching(scoped, provider, model);
-        let price = self.policy.prices.lookup(provider, model);
+        let price = self
+            .policy
+            .price_of(request.virtual_key_id.as_str(), provider, model);
         let has_budgets = path.has_budgets
             || model_limits
                 .before()

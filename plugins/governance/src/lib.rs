@@ -25,6 +25,7 @@ pub mod headers;
 pub mod intern;
 pub mod model_limits;
 pub mod policy;
+pub mod price_overrides;
 pub mod prices;
 pub mod reservations;
 pub mod roles;

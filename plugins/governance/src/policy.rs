@@ -211,6 +211,23 @@ pub struct Policy {
     pub catalog: crate::catalog::ModelCatalog,
     /// Model-level and provider-level limits.
     pub model_limits: crate::model_limits::ModelLimits,
+    /// Scoped price patches (`pricing_overrides`).
+    pub price_overrides: crate::price_overrides::PriceOverrides,
+}
+
+impl Policy {
+    /// The price of `model` on `provider` for virtual key `key_id` (empty: none): the
+    /// override that applies, else the table's.
+    #[inline]
+    pub fn price_of(
+        &self,
+        key_id: &str,
+        provider: &str,
+        model: &str,
+    ) -> Option<crate::prices::Price> {
+        self.price_overrides
+            .price(&self.prices, key_id, provider, model)
+    }
 }
 
 impl CounterKind {

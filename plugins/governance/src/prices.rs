@@ -83,6 +83,73 @@ impl Price {
     }
 }
 
+/// A partial price (a pricing override's patch): the fields it sets, femto-dollars per token.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PricePatch {
+    /// Uncached prompt tokens.
+    pub input: Option<u64>,
+    /// Completion tokens.
+    pub output: Option<u64>,
+    /// Cached prompt tokens.
+    pub cached_input: Option<u64>,
+}
+
+impl PricePatch {
+    /// Reads a patch (dollars per token): the fields keyward prices with are taken, the names
+    /// of the others returned (they are not used). `Err(field, reason)` for a bad number.
+    pub fn read(
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(Self, Vec<String>), (String, String)> {
+        let mut patch = Self::default();
+        let mut unused = Vec::new();
+        for (name, value) in fields {
+            let slot = match name.as_str() {
+                "input_cost_per_token" => &mut patch.input,
+                "output_cost_per_token" => &mut patch.output,
+                "cache_read_input_token_cost" => &mut patch.cached_input,
+                _ => {
+                    unused.push(name.clone());
+                    continue;
+                }
+            };
+            let dollars = value
+                .as_f64()
+                .filter(|d| d.is_finite() && *d >= 0.0)
+                .ok_or_else(|| {
+                    (
+                        name.clone(),
+                        format!("must be a non-negative number, got {value}"),
+                    )
+                })?;
+            *slot = Some(femtos(dollars));
+        }
+        Ok((patch, unused))
+    }
+}
+
+impl Price {
+    /// `base` (none: every price 0) with the fields `patch` sets replaced; a patched input
+    /// price also prices cached input unless the patch or the base says otherwise.
+    pub fn patched(base: Option<Price>, patch: &PricePatch) -> Price {
+        let base = base.unwrap_or(Price {
+            input: 0,
+            output: 0,
+            cached_input: 0,
+        });
+        let input = patch.input.unwrap_or(base.input);
+        let cached_default = if patch.input.is_some() && base.cached_input == base.input {
+            input
+        } else {
+            base.cached_input
+        };
+        Price {
+            input,
+            output: patch.output.unwrap_or(base.output),
+            cached_input: patch.cached_input.unwrap_or(cached_default),
+        }
+    }
+}
+
 /// Model prices by name, and the price of models not listed.
 #[derive(Debug, Default)]
 pub struct PriceTable {

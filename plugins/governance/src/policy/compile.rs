@@ -29,6 +29,7 @@ use crate::{
 };
 
 mod model_limits;
+mod price_overrides;
 
 type Result<T> = std::result::Result<T, KeywardError>;
 
@@ -554,6 +555,11 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         .enumerate()
         .map(|(i, k)| (k.id.as_str(), i))
         .collect();
+    let price_overrides = price_overrides::compile_price_overrides(
+        config.pricing_overrides.as_deref().unwrap_or(&[]),
+        keys,
+        &mut warnings,
+    )?;
     let model_limits = model_limits::compile_model_limits(
         &mut builder,
         model_configs,
@@ -586,6 +592,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         catalog: crate::catalog::ModelCatalog::build(config.provider_models.as_ref())
             .map_err(|reason| invalid("provider_models", reason))?,
         model_limits,
+        price_overrides,
     })
 }
 
