@@ -259,6 +259,13 @@ impl Session {
                 reason.to_owned(),
             ));
         }
+        if let Some(refusal) =
+            route
+                .requests
+                .refusal(provider, self.request.kind, self.request.stream)
+        {
+            return Err(refusal);
+        }
         if self.attempts_here > route.max_retries {
             return Err(self.last_failure.clone().unwrap_or_else(|| {
                 GatewayError::new(502, "upstream_failed", "every attempt failed")
@@ -283,7 +290,13 @@ impl Session {
             GatewayError::internal(format!("key {key_id} of {provider} is not configured"))
         })?;
         let target = route
-            .target_for(provider, &key_id, key, &provider_model, context.path)
+            .target_for(
+                provider,
+                &key_id,
+                key,
+                &provider_model,
+                (context.path, self.request.kind, self.request.stream),
+            )
             .map_err(GatewayError::internal)?;
         let number = self.attempts;
         self.attempts += 1;

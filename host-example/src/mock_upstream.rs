@@ -51,6 +51,9 @@ pub fn router() -> Router {
     let received = Received::default();
     Router::new()
         .route("/v1/chat/completions", post(chat))
+        // An OpenAI-compatible server on a path of its own (a custom provider's
+        // `request_path_overrides`).
+        .route("/custom/v2/chat", post(custom_chat))
         .route("/v1/completions", post(text))
         .route("/v1/embeddings", post(embeddings))
         .route(
@@ -92,6 +95,9 @@ async fn chat(state: State<Received>, headers: HeaderMap, body: Bytes) -> Respon
         None,
     )
     .await
+}
+async fn custom_chat(state: State<Received>, headers: HeaderMap, body: Bytes) -> Response {
+    answer(state, headers, body, Operation::Chat, "/custom/v2/chat", None).await
 }
 async fn text(state: State<Received>, headers: HeaderMap, body: Bytes) -> Response {
     answer(

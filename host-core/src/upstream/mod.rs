@@ -14,6 +14,7 @@
 //! for every host at once.
 
 pub mod adapters;
+pub mod custom;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -59,6 +60,8 @@ pub struct ProviderRoute {
     /// The ids of its keys that cannot be used (every key when the provider itself cannot):
     /// never called, whatever a selector answers.
     pub unusable_keys: Vec<String>,
+    /// A custom provider's allowed request types and path overrides.
+    pub requests: custom::RequestRules,
 }
 
 impl ProviderRoute {
@@ -118,19 +121,27 @@ impl Routes {
 }
 
 impl ProviderRoute {
-    /// The target for `path` (`/v1/chat/completions`, …) with `key` (of id `key_id`) serving
-    /// `provider_model`; `Err` is why it cannot be called.
+    /// The target for `path` (`/v1/chat/completions`, …, or the custom provider's override
+    /// for `kind` and `stream`) with `key` (of id `key_id`) serving `provider_model`; `Err` is
+    /// why it cannot be called.
     pub fn target_for(
         &self,
         provider: &str,
         key_id: &str,
         key: &KeyTarget,
         provider_model: &str,
-        path: &str,
+        (path, kind, stream): (&str, keyward_plugin_api::ffi::RequestKind, bool),
     ) -> Result<Target, String> {
+        let (base_url, path) = match self.requests.path_override(kind, stream) {
+            Some(custom::PathOverride::Url(url)) => (Some(url.as_str()), ""),
+            Some(custom::PathOverride::Path(custom_path)) => {
+                (self.base_url.as_deref(), custom_path.as_str())
+            }
+            None => (self.base_url.as_deref(), path),
+        };
         self.adapter.target(&Call {
             provider,
-            base_url: self.base_url.as_deref(),
+            base_url,
             key_id,
             key,
             provider_model,
@@ -201,6 +212,7 @@ fn route(name: &str, provider: &ProviderConfig, config: &HostConfig) -> Provider
             .filter(|key| config.is_unusable_key(name, &key.id))
             .map(|key| key.id.clone())
             .collect(),
+        requests: custom::RequestRules::of(provider),
     }
 }
 
