@@ -97,7 +97,15 @@ async fn chat(state: State<Received>, headers: HeaderMap, body: Bytes) -> Respon
     .await
 }
 async fn custom_chat(state: State<Received>, headers: HeaderMap, body: Bytes) -> Response {
-    answer(state, headers, body, Operation::Chat, "/custom/v2/chat", None).await
+    answer(
+        state,
+        headers,
+        body,
+        Operation::Chat,
+        "/custom/v2/chat",
+        None,
+    )
+    .await
 }
 async fn text(state: State<Received>, headers: HeaderMap, body: Bytes) -> Response {
     answer(

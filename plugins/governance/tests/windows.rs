@@ -178,3 +178,33 @@ fn an_open_reservation_carries_into_the_next_window() {
         429,
     );
 }
+
+#[test]
+fn a_team_or_customer_that_is_calendar_aligned_aligns_every_budget_it_resets() {
+    for owner in ["teams", "customers"] {
+        let mut config = serde_json::json!({
+            "budgets": [{"id": "b-owned", "max_limit": 10, "reset_duration": "1M", "team_id": "t"}],
+            "virtual_keys": [{"id": "vk", "value": "sk-bf-x", "team_id": "t"}]
+        });
+        if owner == "teams" {
+            config["teams"] = serde_json::json!([{"id": "t", "calendar_aligned": true}]);
+        } else {
+            config["customers"] = serde_json::json!([{"id": "c", "calendar_aligned": true}]);
+            config["teams"] = serde_json::json!([{"id": "t", "customer_id": "c"}]);
+            config["budgets"][0] = serde_json::json!(
+                {"id": "b-owned", "max_limit": 10, "reset_duration": "1M", "customer_id": "c"});
+        }
+        let h = harness(config);
+        // Started mid-May (the harness's clock): the owner's budget runs May, not from startup.
+        assert_eq!(
+            h.counter("b-owned", "budget")["last_reset"],
+            "2025-05-01T00:00:00Z",
+            "{owner}"
+        );
+        assert_eq!(
+            h.counter("b-owned", "budget")["next_reset"],
+            "2025-06-01T00:00:00Z",
+            "{owner}"
+        );
+    }
+}

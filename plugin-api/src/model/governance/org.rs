@@ -49,6 +49,10 @@ pub struct Team {
     /// Free-form claims.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<serde_json::Value>,
+    /// Whether every budget this owner resets is aligned to calendar boundaries (Bifrost's
+    /// owner-level `calendar_aligned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_aligned: Option<bool>,
     /// Bifrost's hash of the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_hash: Option<String>,
@@ -91,6 +95,10 @@ pub struct Customer {
     /// Its rate limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimit>,
+    /// Whether every budget this owner resets is aligned to calendar boundaries (Bifrost's
+    /// owner-level `calendar_aligned`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calendar_aligned: Option<bool>,
     /// Bifrost's hash of the configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_hash: Option<String>,

@@ -453,7 +453,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
     customer_ids.sort_unstable();
     for id in customer_ids {
         let (customer, path) = &customers[id];
-        let limits = owner_limits(
+        let mut limits = owner_limits(
             Some(BudgetOwner::Customer(&customer.id)),
             customer.budget_id.as_ref(),
             customer.budget.as_ref(),
@@ -461,6 +461,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
             customer.rate_limit_id.as_ref(),
             customer.rate_limit.as_ref(),
         );
+        limits.calendar_aligned = customer.calendar_aligned.unwrap_or(false);
         let level = builder.level(
             LevelKind::Customer,
             label("customer", &customer.name, &customer.id),
@@ -484,7 +485,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
                 ));
             }
         }
-        let limits = owner_limits(
+        let mut limits = owner_limits(
             Some(BudgetOwner::Team(&team.id)),
             team.budget_id.as_ref(),
             team.budget.as_ref(),
@@ -492,6 +493,7 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
             team.rate_limit_id.as_ref(),
             team.rate_limit.as_ref(),
         );
+        limits.calendar_aligned = team.calendar_aligned.unwrap_or(false);
         let level = builder.level(
             LevelKind::Team,
             label("team", &team.name, &team.id),
