@@ -452,3 +452,85 @@ fn a_virtual_key_reads_its_own_quota_with_itself_as_the_credential() {
     );
     assert_eq!(by_id.status, 401);
 }
+
+#[test]
+fn model_configs_and_pricing_overrides_have_bifrosts_routes() {
+    let host = Host::start("gov-lists", &test_config());
+    let created = host.admin(
+        "POST",
+        "/api/governance/model-configs",
+        Some(&json!({"id": "mc-1", "model_name": "gpt-4o", "provider": "openai"})),
+    );
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.body["model_config"]["id"], "mc-1");
+    let list = host.admin("GET", "/api/governance/model-configs", None);
+    assert_eq!(list.body["total_count"], 1);
+    assert_eq!(list.body["model_configs"][0]["model_name"], "gpt-4o");
+    // The plugin checks every change: a scope without its key is refused by path.
+    let bad = host.admin(
+        "PUT",
+        "/api/governance/model-configs/mc-1",
+        Some(&json!({"scope": "virtual_key"})),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(
+        bad.text.contains("model_configs[0].scope_id"),
+        "{}",
+        bad.text
+    );
+    let updated = host.admin(
+        "PUT",
+        "/api/governance/model-configs/mc-1",
+        Some(&json!({"scope": "virtual_key", "scope_id": "vk-alpha"})),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    assert_eq!(updated.body["model_config"]["scope_id"], "vk-alpha");
+    assert_eq!(
+        assert_envelope(
+            &host.admin(
+                "POST",
+                "/api/governance/model-configs",
+                Some(&json!({"id": "mc-1", "model_name": "*"}))
+            ),
+            409
+        ),
+        "conflict"
+    );
+    let deleted = host.admin("DELETE", "/api/governance/model-configs/mc-1", None);
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    assert_eq!(
+        host.admin("GET", "/api/governance/model-configs/mc-1", None)
+            .status,
+        404
+    );
+
+    // A pricing override in Bifrost's API form: `patch` is an object, stored as the string.
+    let override_ = host.admin(
+        "POST",
+        "/api/governance/pricing-overrides",
+        Some(
+            &json!({"name": "cheap mini", "scope_kind": "global", "match_type": "exact",
+                     "pattern": "gpt-4o-mini", "request_types": ["chat_completion"],
+                     "patch": {"input_cost_per_token": 0.0000001}}),
+        ),
+    );
+    assert_eq!(override_.status, 200, "{}", override_.text);
+    let stored = &override_.body["pricing_override"];
+    assert!(stored["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(
+        stored["pricing_patch"]
+            .as_str()
+            .unwrap()
+            .contains("input_cost_per_token")
+    );
+    let wrong = host.admin(
+        "POST",
+        "/api/governance/pricing-overrides",
+        Some(
+            &json!({"name": "bad", "scope_kind": "global", "match_type": "wildcard",
+                     "pattern": "gpt", "request_types": ["chat_completion"], "patch": {}}),
+        ),
+    );
+    assert_eq!(wrong.status, 400, "{}", wrong.text);
+    assert!(wrong.text.contains("pattern"), "{}", wrong.text);
+}

@@ -88,6 +88,8 @@ fn concrete(path: &str) -> String {
             "vk_id" => "vk-alpha",
             "team_id" => "team-1",
             "customer_id" => "cust-1",
+            // Model configs and pricing overrides: none exists, so reads answer 404.
+            "id" => "openapi-probe-id",
             other => panic!("no test value for the path parameter `{other}` of {path}"),
         };
         out = out.replace(&format!("{{{name}}}"), value);

@@ -1,5 +1,6 @@
 //! Bifrost's governance management API: virtual keys ([`virtual_keys`]), teams and customers
-//! ([`org`]), and the budgets and rate limits they own ([`limits`]). Every change goes through
+//! ([`org`]), the budgets and rate limits they own ([`limits`]), and the model configs and
+//! pricing overrides ([`lists`]). Every change goes through
 //! [`Store::update`](crate::service::store::Store::update), so the governance plugin is rebuilt
 //! from it at once (counters carried over) and the change is saved atomically.
 //!
@@ -9,6 +10,7 @@
 //! [`crate::service::governance`].
 
 pub mod limits;
+pub mod lists;
 pub mod org;
 pub mod quota;
 pub mod usage;
@@ -24,6 +26,7 @@ pub fn routes() -> Router<AppState> {
         .merge(virtual_keys::routes())
         .merge(org::routes())
         .merge(limits::routes())
+        .merge(lists::routes())
 }
 
 /// A fresh id for a document that came without one.

@@ -1,0 +1,243 @@
+//! Bifrost's routes for the governance lists keyward keeps as documents of the `governance`
+//! block: `/api/governance/model-configs[/{id}]` (`model_configs`) and
+//! `/api/governance/pricing-overrides[/{id}]` (`pricing_overrides`). List
+//! (`{model_configs, total_count}`), read (`{model_config}`), create (an id is generated when
+//! missing; 409 when it exists), update (fields sent replace the stored ones, `null` clears),
+//! delete. The governance plugin checks every change (a bad entry is refused naming its path)
+//! before it is saved. A pricing override's `patch` object (Bifrost's API form) is stored as
+//! its `pricing_patch` string, as Bifrost's file form has it. Deleting a model config deletes the
+//! budgets that name it as their owner.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    routing::get,
+};
+use keyward_host_core::config::HostConfig;
+use serde_json::{Map, Value, json};
+
+use super::fresh_id;
+use crate::http::{
+    error::ApiError,
+    extract::{JsonBody, truncate},
+    state::AppState,
+};
+
+/// One list: its route, its field in the governance block, and its names in answers.
+#[derive(Clone, Copy)]
+struct List {
+    field: &'static str,
+    one: &'static str,
+    label: &'static str,
+}
+
+const MODEL_CONFIGS: List = List {
+    field: "model_configs",
+    one: "model_config",
+    label: "Model config",
+};
+const PRICING_OVERRIDES: List = List {
+    field: "pricing_overrides",
+    one: "pricing_override",
+    label: "Pricing override",
+};
+
+/// The routes of this module.
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    for (path, list) in [
+        ("/api/governance/model-configs", MODEL_CONFIGS),
+        ("/api/governance/pricing-overrides", PRICING_OVERRIDES),
+    ] {
+        router = router
+            .route(
+                path,
+                get(move |state| list_all(state, list))
+                    .post(move |state, body| create(state, body, list)),
+            )
+            .route(
+                &format!("{path}/{{id}}"),
+                get(move |state, id| read(state, id, list))
+                    .put(move |state, id, body| update(state, id, body, list))
+                    .delete(move |state, id| remove(state, id, list)),
+            );
+    }
+    router
+}
+
+fn items(config: &HostConfig, list: List) -> &[Value] {
+    config
+        .governance
+        .get(list.field)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn items_mut(config: &mut HostConfig, list: List) -> &mut Vec<Value> {
+    let slot = config
+        .governance
+        .entry(list.field.to_owned())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !slot.is_array() {
+        *slot = Value::Array(Vec::new());
+    }
+    slot.as_array_mut().expect("made an array above")
+}
+
+fn id_of(item: &Value) -> Option<&str> {
+    item.get("id").and_then(Value::as_str)
+}
+
+fn not_found(list: List, id: &str) -> ApiError {
+    ApiError::not_found(format!("{} not found: {}", list.label, truncate(id)))
+}
+
+/// The body as an entry: an object; a pricing override's `patch` object becomes its
+/// `pricing_patch` string.
+fn entry_of(body: Value, list: List) -> Result<Map<String, Value>, ApiError> {
+    let Value::Object(mut fields) = body else {
+        return Err(ApiError::bad_request(
+            "body",
+            "the body must be a JSON object",
+        ));
+    };
+    if list.field == PRICING_OVERRIDES.field
+        && let Some(patch) = fields.remove("patch")
+    {
+        if !patch.is_object() {
+            return Err(ApiError::bad_request(
+                "patch",
+                "patch must be a JSON object",
+            ));
+        }
+        fields.insert("pricing_patch".to_owned(), Value::String(patch.to_string()));
+    }
+    for stamp in ["created_at", "updated_at"] {
+        fields.remove(stamp);
+    }
+    Ok(fields)
+}
+
+async fn list_all(State(state): State<AppState>, list: List) -> Json<Value> {
+    let config = state.store.snapshot();
+    let all = items(&config, list);
+    Json(json!({ list.field: all, "total_count": all.len() }))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    list: List,
+) -> Result<Json<Value>, ApiError> {
+    let config = state.store.snapshot();
+    let item = items(&config, list)
+        .iter()
+        .find(|i| id_of(i) == Some(id.as_str()))
+        .cloned()
+        .ok_or_else(|| not_found(list, &id))?;
+    Ok(Json(json!({ list.one: item })))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<Value>,
+    list: List,
+) -> Result<Json<Value>, ApiError> {
+    let mut fields = entry_of(body, list)?;
+    let id = match fields.get("id") {
+        Some(Value::String(id)) if !id.is_empty() => id.clone(),
+        None => fresh_id(),
+        Some(_) => return Err(ApiError::bad_request("id", "id must be a non-empty string")),
+    };
+    fields.insert("id".to_owned(), Value::String(id.clone()));
+    let item = Value::Object(fields);
+    let created = state
+        .store
+        .update(move |config| -> Result<_, ApiError> {
+            if items(config, list)
+                .iter()
+                .any(|i| id_of(i) == Some(id.as_str()))
+            {
+                return Err(ApiError::conflict(
+                    "id",
+                    format!(
+                        "a {} with this id already exists",
+                        list.one.replace('_', " ")
+                    ),
+                ));
+            }
+            items_mut(config, list).push(item.clone());
+            Ok(item)
+        })
+        .await?;
+    Ok(Json(json!({
+        "message": format!("{} created successfully", list.label),
+        list.one: created,
+    })))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+    list: List,
+) -> Result<Json<Value>, ApiError> {
+    let changes = entry_of(body, list)?;
+    let updated = state
+        .store
+        .update(move |config| -> Result<_, ApiError> {
+            let all = items_mut(config, list);
+            let stored = all
+                .iter_mut()
+                .find(|i| id_of(i) == Some(id.as_str()))
+                .ok_or_else(|| not_found(list, &id))?;
+            if let Value::Object(fields) = stored {
+                for (field, value) in changes {
+                    match (field.as_str(), value) {
+                        ("id", _) => {}
+                        (_, Value::Null) => {
+                            fields.remove(&field);
+                        }
+                        (_, value) => {
+                            fields.insert(field, value);
+                        }
+                    }
+                }
+            }
+            Ok(stored.clone())
+        })
+        .await?;
+    Ok(Json(json!({
+        "message": format!("{} updated successfully", list.label),
+        list.one: updated,
+    })))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    list: List,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .store
+        .update(move |config| -> Result<_, ApiError> {
+            let all = items_mut(config, list);
+            let before = all.len();
+            all.retain(|i| id_of(i) != Some(id.as_str()));
+            if all.len() == before {
+                return Err(not_found(list, &id));
+            }
+            if list.field == MODEL_CONFIGS.field
+                && let Some(Value::Array(budgets)) = config.governance.get_mut("budgets")
+            {
+                budgets.retain(|b| {
+                    b.get("model_config_id").and_then(Value::as_str) != Some(id.as_str())
+                });
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(Json(
+        json!({ "message": format!("{} deleted successfully", list.label) }),
+    ))
+}
