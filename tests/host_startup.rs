@@ -95,6 +95,28 @@ fn a_missing_environment_variable_is_warned_naming_the_key_and_the_variable_and_
 }
 
 #[test]
+fn a_vault_reference_is_left_out_like_an_unset_variable_never_sent_as_the_secret() {
+    let mut config = test_config();
+    config["providers"]["openai"]["keys"][0]["value"] = json!("vault.secret/openai#api_key");
+    config["governance"]["virtual_keys"][2]["value"] = json!("vault.secret/vk#gamma");
+    let dir = scratch_dir("startup-vault");
+    std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    let host = Host::start_in(dir).expect("a vault reference does not stop the host");
+    assert!(host.logs().contains("no vault store"), "{}", host.logs());
+    let health = host.request("GET", "/health", None, &[]);
+    let unusable = health.body["unusable"].to_string();
+    assert!(unusable.contains("oa-1") && unusable.contains("vk-gamma"), "{unusable}");
+    // The reference itself is not a virtual key.
+    let presented = host.request(
+        "POST",
+        "/v1/chat/completions",
+        Some(&json!({"model": "openai/gpt-4o-mini", "messages": []})),
+        &[("x-bf-vk", "vault.secret/vk#gamma")],
+    );
+    assert_eq!(presented.status, 403, "{}", presented.text);
+}
+
+#[test]
 fn relative_plugin_paths_resolve_against_a_relatively_named_config_file() {
     // As scripts/bench-gateway starts it: `--config examples/x.json` from the working
     // directory, plugins named relative to the file.

@@ -167,12 +167,39 @@ impl Serialize for EnvValue {
     }
 }
 
-/// An `env.NAME` reference whose variable is not set.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("environment variable {variable} is not set")]
+/// An `env.NAME` reference whose variable is not set — or a `vault.PATH` reference (Bifrost's
+/// vault store), which keyward cannot read: the value is then unknown, never the reference
+/// itself used as the secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MissingEnvVar {
-    /// The variable's name.
+    /// The variable's name (or the whole `vault.PATH` reference).
     pub variable: String,
+}
+
+impl fmt::Display for MissingEnvVar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.variable.starts_with(VAULT_PREFIX) {
+            write!(
+                f,
+                "vault reference {} cannot be read: keyward has no vault store (set the value or an env.NAME)",
+                self.variable
+            )
+        } else {
+            write!(f, "environment variable {} is not set", self.variable)
+        }
+    }
+}
+
+impl std::error::Error for MissingEnvVar {}
+
+/// The prefix of Bifrost's vault references (`vault.secret/path#field`).
+pub const VAULT_PREFIX: &str = "vault.";
+
+/// A vault reference keyward cannot read, as the error naming it.
+fn unreadable_vault(text: &str) -> Option<MissingEnvVar> {
+    (text.starts_with(VAULT_PREFIX) && text.len() > VAULT_PREFIX.len()).then(|| MissingEnvVar {
+        variable: text.to_owned(),
+    })
 }
 
 impl EnvValue {
@@ -211,7 +238,10 @@ impl EnvValue {
         lookup: impl Fn(&str) -> Option<String>,
     ) -> Result<(), MissingEnvVar> {
         if !self.from_env || self.env_var.is_empty() {
-            return Ok(());
+            return match unreadable_vault(self.value.expose()) {
+                Some(vault) => Err(vault),
+                None => Ok(()),
+            };
         }
         match lookup(&self.env_var) {
             Some(value) => {
@@ -241,6 +271,9 @@ pub fn resolve_env_reference_with(
     text: &str,
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<String, MissingEnvVar> {
+    if let Some(vault) = unreadable_vault(text) {
+        return Err(vault);
+    }
     match env_reference(text) {
         Some(name) => lookup(name).ok_or_else(|| MissingEnvVar {
             variable: name.to_owned(),

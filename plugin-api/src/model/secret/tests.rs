@@ -107,3 +107,24 @@ fn persisting_keeps_literals_but_never_writes_an_environment_secret() {
     let reread: EnvValue = serde_json::from_value(env_json).unwrap();
     assert_eq!(reread, EnvValue::from_env_var("KEYWARD_TEST_PERSIST"));
 }
+
+#[test]
+fn a_vault_reference_is_never_used_as_the_secret() {
+    let mut value: EnvValue = serde_json::from_str(r#""vault.secret/openai#api_key""#).unwrap();
+    let error = value
+        .resolve_with(|_| Some("unused".to_owned()))
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("vault reference vault.secret/openai#api_key cannot be read"),
+        "{error}"
+    );
+    let text = super::resolve_env_reference_with("vault.kv/vk", |_| None).unwrap_err();
+    assert!(text.to_string().contains("no vault store"), "{text}");
+    assert_eq!(
+        super::resolve_env_reference_with("vault", |_| None).unwrap(),
+        "vault",
+        "only a reference is one"
+    );
+}
