@@ -105,7 +105,10 @@ fn a_vault_reference_is_left_out_like_an_unset_variable_never_sent_as_the_secret
     assert!(host.logs().contains("no vault store"), "{}", host.logs());
     let health = host.request("GET", "/health", None, &[]);
     let unusable = health.body["unusable"].to_string();
-    assert!(unusable.contains("oa-1") && unusable.contains("vk-gamma"), "{unusable}");
+    assert!(
+        unusable.contains("oa-1") && unusable.contains("vk-gamma"),
+        "{unusable}"
+    );
     // The reference itself is not a virtual key.
     let presented = host.request(
         "POST",

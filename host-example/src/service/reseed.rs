@@ -170,21 +170,29 @@ fn set_item(list: &mut Value, id: &str, value: Option<&Value>) {
     }
 }
 
+/// Sets (`Some`) or removes (`None`) `field` of `object`.
+fn put(object: &mut Map<String, Value>, field: &str, value: Option<&Value>) {
+    match value {
+        Some(value) => {
+            object.insert(field.to_owned(), value.clone());
+        }
+        None => {
+            object.remove(field);
+        }
+    }
+}
+
 fn apply(document: &mut Value, entry: &Entry, value: Option<&Value>) {
     match entry {
         Entry::Top(field) => {
             if !document.is_object() {
                 *document = Value::Object(Map::new());
             }
-            let root = document.as_object_mut().expect("made an object above");
-            match value {
-                Some(value) => {
-                    root.insert(field.clone(), value.clone());
-                }
-                None => {
-                    root.remove(field);
-                }
-            }
+            put(
+                document.as_object_mut().expect("made an object above"),
+                field,
+                value,
+            );
         }
         Entry::Provider(name) => {
             let providers = object_at(document, "providers");
@@ -225,17 +233,7 @@ fn apply(document: &mut Value, entry: &Entry, value: Option<&Value>) {
                 set_item(keys, id, value);
             }
         }
-        Entry::Governance(field) => {
-            let governance = object_at(document, "governance");
-            match value {
-                Some(value) => {
-                    governance.insert(field.clone(), value.clone());
-                }
-                None => {
-                    governance.remove(field);
-                }
-            }
-        }
+        Entry::Governance(field) => put(object_at(document, "governance"), field, value),
         Entry::Item(list, id) => {
             let governance = object_at(document, "governance");
             if value.is_none() && !governance.contains_key(list) {
