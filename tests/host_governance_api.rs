@@ -533,4 +533,31 @@ fn model_configs_and_pricing_overrides_have_bifrosts_routes() {
     );
     assert_eq!(wrong.status, 400, "{}", wrong.text);
     assert!(wrong.text.contains("pattern"), "{}", wrong.text);
+
+    // A provider's own limits (governance.providers), named by the provider: PUT upserts.
+    let limited = host.admin(
+        "PUT",
+        "/api/governance/providers/openai",
+        Some(&json!({"rate_limit_id": "rl-1"})),
+    );
+    assert_eq!(limited.status, 200, "{}", limited.text);
+    assert_eq!(limited.body["provider"]["name"], "openai");
+    let providers = host.admin("GET", "/api/governance/providers", None);
+    assert_eq!(providers.body["providers"][0]["rate_limit_id"], "rl-1");
+    let unknown_limit = host.admin(
+        "PUT",
+        "/api/governance/providers/openai",
+        Some(&json!({"rate_limit_id": "no-such-limit"})),
+    );
+    assert_eq!(unknown_limit.status, 400, "{}", unknown_limit.text);
+    assert_eq!(
+        host.admin("DELETE", "/api/governance/providers/openai", None)
+            .status,
+        200
+    );
+    assert_eq!(
+        host.admin("GET", "/api/governance/providers/openai", None)
+            .status,
+        404
+    );
 }

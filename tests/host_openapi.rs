@@ -90,6 +90,7 @@ fn concrete(path: &str) -> String {
             "customer_id" => "cust-1",
             // Model configs and pricing overrides: none exists, so reads answer 404.
             "id" => "openapi-probe-id",
+            "provider_name" => "openapi-probe-provider",
             other => panic!("no test value for the path parameter `{other}` of {path}"),
         };
         out = out.replace(&format!("{{{name}}}"), value);

@@ -1,6 +1,8 @@
 //! Bifrost's routes for the governance lists keyward keeps as documents of the `governance`
 //! block: `/api/governance/model-configs[/{id}]` (`model_configs`) and
-//! `/api/governance/pricing-overrides[/{id}]` (`pricing_overrides`). List
+//! `/api/governance/pricing-overrides[/{id}]` (`pricing_overrides`), and
+//! `/api/governance/providers[/{name}]` (`providers`: a provider's own budget and rate limit,
+//! named by the provider; `PUT` creates or updates, there is no `POST`, as in Bifrost). List
 //! (`{model_configs, total_count}`), read (`{model_config}`), create (an id is generated when
 //! missing; 409 when it exists), update (fields sent replace the stored ones, `null` clears),
 //! delete. The governance plugin checks every change (a bad entry is refused naming its path)
@@ -29,17 +31,32 @@ struct List {
     field: &'static str,
     one: &'static str,
     label: &'static str,
+    /// The field that names an entry (`id`, or a provider entry's `name`).
+    key: &'static str,
+    /// Whether `PUT` creates a missing entry.
+    upsert: bool,
 }
 
 const MODEL_CONFIGS: List = List {
     field: "model_configs",
     one: "model_config",
     label: "Model config",
+    key: "id",
+    upsert: false,
 };
 const PRICING_OVERRIDES: List = List {
     field: "pricing_overrides",
     one: "pricing_override",
     label: "Pricing override",
+    key: "id",
+    upsert: false,
+};
+const PROVIDERS: List = List {
+    field: "providers",
+    one: "provider",
+    label: "Provider governance",
+    key: "name",
+    upsert: true,
 };
 
 /// The routes of this module.
@@ -63,6 +80,16 @@ pub fn routes() -> Router<AppState> {
             );
     }
     router
+        .route(
+            "/api/governance/providers",
+            get(move |state| list_all(state, PROVIDERS)),
+        )
+        .route(
+            "/api/governance/providers/{id}",
+            get(move |state, id| read(state, id, PROVIDERS))
+                .put(move |state, id, body| update(state, id, body, PROVIDERS))
+                .delete(move |state, id| remove(state, id, PROVIDERS)),
+        )
 }
 
 fn items(config: &HostConfig, list: List) -> &[Value] {
@@ -84,8 +111,8 @@ fn items_mut(config: &mut HostConfig, list: List) -> &mut Vec<Value> {
     slot.as_array_mut().expect("made an array above")
 }
 
-fn id_of(item: &Value) -> Option<&str> {
-    item.get("id").and_then(Value::as_str)
+fn id_of(item: &Value, list: List) -> Option<&str> {
+    item.get(list.key).and_then(Value::as_str)
 }
 
 fn not_found(list: List, id: &str) -> ApiError {
@@ -132,7 +159,7 @@ async fn read(
     let config = state.store.snapshot();
     let item = items(&config, list)
         .iter()
-        .find(|i| id_of(i) == Some(id.as_str()))
+        .find(|i| id_of(i, list) == Some(id.as_str()))
         .cloned()
         .ok_or_else(|| not_found(list, &id))?;
     Ok(Json(json!({ list.one: item })))
@@ -156,7 +183,7 @@ async fn create(
         .update(move |config| -> Result<_, ApiError> {
             if items(config, list)
                 .iter()
-                .any(|i| id_of(i) == Some(id.as_str()))
+                .any(|i| id_of(i, list) == Some(id.as_str()))
             {
                 return Err(ApiError::conflict(
                     "id",
@@ -187,14 +214,17 @@ async fn update(
         .store
         .update(move |config| -> Result<_, ApiError> {
             let all = items_mut(config, list);
+            if list.upsert && !all.iter().any(|i| id_of(i, list) == Some(id.as_str())) {
+                all.push(json!({ list.key: id.clone() }));
+            }
             let stored = all
                 .iter_mut()
-                .find(|i| id_of(i) == Some(id.as_str()))
+                .find(|i| id_of(i, list) == Some(id.as_str()))
                 .ok_or_else(|| not_found(list, &id))?;
             if let Value::Object(fields) = stored {
                 for (field, value) in changes {
                     match (field.as_str(), value) {
-                        ("id", _) => {}
+                        (name, _) if name == list.key => {}
                         (_, Value::Null) => {
                             fields.remove(&field);
                         }
@@ -223,7 +253,7 @@ async fn remove(
         .update(move |config| -> Result<_, ApiError> {
             let all = items_mut(config, list);
             let before = all.len();
-            all.retain(|i| id_of(i) != Some(id.as_str()));
+            all.retain(|i| id_of(i, list) != Some(id.as_str()));
             if all.len() == before {
                 return Err(not_found(list, &id));
             }
