@@ -17,10 +17,9 @@
 
 use std::{future::Future, net::SocketAddr, thread::JoinHandle};
 
-use axum::Router;
 use tokio::sync::watch;
 
-use crate::cli::Threading;
+use crate::{cli::Threading, http::router::App};
 
 /// Serves `app` on `address` until `shutdown` completes, then lets requests in flight finish.
 /// Logs `keyward-host listening on ADDRESS` once the socket is bound.
@@ -28,7 +27,7 @@ pub async fn serve(
     address: SocketAddr,
     threading: Threading,
     workers: usize,
-    app: Router,
+    app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     match threading {
@@ -70,7 +69,7 @@ struct Workers {
 }
 
 /// Listens on `address` and starts `workers` serving threads.
-fn start(address: SocketAddr, workers: usize, app: Router) -> Result<Workers, String> {
+fn start(address: SocketAddr, workers: usize, app: App) -> Result<Workers, String> {
     let listener = std::net::TcpListener::bind(address)
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
     listener

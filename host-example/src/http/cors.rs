@@ -1,53 +1,119 @@
-//! Cross-origin requests: the core's [`CorsPolicy`] as an axum middleware around every route.
-//! A preflight is answered here (200 with the headers, or 403 for a refused origin); any other
-//! request is served, with the headers added for an allowed origin.
+//! Cross-origin requests: the core's [`CorsPolicy`] as the service in front of the whole router
+//! ([`Cors`], what each connection is served by). A preflight is answered here (200 with the
+//! headers, or 403 for a refused origin); any other request is served, with the headers added
+//! for an allowed origin. A request without an `Origin` (every API client but a browser) goes
+//! straight to the router: no work and no allocation is added to it (a route layer would box
+//! every request once more).
 
-use std::sync::Arc;
+use std::{
+    convert::Infallible,
+    sync::Arc,
+    task::{Context, Poll},
+};
 
 use axum::{
-    extract::{Request, State},
-    http::{HeaderName, HeaderValue, StatusCode, header},
-    middleware::Next,
+    body::Body,
+    http::{HeaderName, HeaderValue, Request, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use futures_util::future::{BoxFuture, Either, FutureExt};
 use keyward_host_core::cors::{CorsAnswer, CorsPolicy};
 
 use crate::http::error::ApiError;
 
-/// The middleware.
-pub async fn cors(State(policy): State<Arc<CorsPolicy>>, request: Request, next: Next) -> Response {
-    let answer = {
-        let headers = request.headers();
-        let text = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
-        policy.answer(
-            request.method().as_str(),
-            text(header::ORIGIN),
-            text(header::ACCESS_CONTROL_REQUEST_METHOD),
-            text(header::ACCESS_CONTROL_REQUEST_HEADERS),
-        )
-    };
-    match answer {
-        CorsAnswer::NotCors | CorsAnswer::Refused => next.run(request).await,
-        CorsAnswer::RefusedPreflight => ApiError::new(
-            StatusCode::FORBIDDEN,
-            "origin_not_allowed",
-            "this origin is not in client.allowed_origins",
-        )
-        .into_response(),
-        CorsAnswer::Allowed { preflight, headers } => {
-            let mut response = if preflight {
-                StatusCode::OK.into_response()
-            } else {
-                next.run(request).await
-            };
-            for (name, value) in headers {
-                if let Ok(value) = HeaderValue::from_str(&value) {
-                    response
-                        .headers_mut()
-                        .insert(HeaderName::from_static(name), value);
-                }
-            }
+/// The router (or any service) behind the CORS rules.
+#[derive(Clone, Debug)]
+pub struct Cors<S> {
+    inner: S,
+    policy: Arc<CorsPolicy>,
+}
+
+impl<S> Cors<S> {
+    /// `inner` behind `policy`.
+    pub fn new(inner: S, policy: Arc<CorsPolicy>) -> Self {
+        Self { inner, policy }
+    }
+}
+
+/// Each accepted connection is served by a copy (what `axum::serve` asks of a service).
+impl<'a, L, S> tower_service::Service<axum::serve::IncomingStream<'a, L>> for Cors<S>
+where
+    L: axum::serve::Listener,
+    S: Clone,
+{
+    type Response = Self;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: axum::serve::IncomingStream<'a, L>) -> Self::Future {
+        std::future::ready(Ok(self.clone()))
+    }
+}
+
+fn with_headers(mut response: Response, headers: Vec<(&'static str, String)>) -> Response {
+    for (name, value) in headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
             response
+                .headers_mut()
+                .insert(HeaderName::from_static(name), value);
+        }
+    }
+    response
+}
+
+impl<S> tower_service::Service<Request<Body>> for Cors<S>
+where
+    S: tower_service::Service<Request<Body>, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<S::Future, BoxFuture<'static, Result<Response, Infallible>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<Body>) -> Self::Future {
+        let answer = {
+            let headers = request.headers();
+            let text = |name: HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+            self.policy.answer(
+                request.method().as_str(),
+                text(header::ORIGIN),
+                text(header::ACCESS_CONTROL_REQUEST_METHOD),
+                text(header::ACCESS_CONTROL_REQUEST_HEADERS),
+            )
+        };
+        match answer {
+            CorsAnswer::NotCors | CorsAnswer::Refused => Either::Left(self.inner.call(request)),
+            CorsAnswer::RefusedPreflight => {
+                let refused = ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "origin_not_allowed",
+                    "this origin is not in client.allowed_origins",
+                )
+                .into_response();
+                Either::Right(std::future::ready(Ok(refused)).boxed())
+            }
+            CorsAnswer::Allowed {
+                preflight: true,
+                headers,
+            } => {
+                let answer = with_headers(StatusCode::OK.into_response(), headers);
+                Either::Right(std::future::ready(Ok(answer)).boxed())
+            }
+            CorsAnswer::Allowed {
+                preflight: false,
+                headers,
+            } => {
+                let served = self.inner.call(request);
+                Either::Right(async move { Ok(with_headers(served.await?, headers)) }.boxed())
+            }
         }
     }
 }

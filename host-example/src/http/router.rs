@@ -9,10 +9,14 @@ use crate::http::{
         auth::{self, AdminAuth},
         governance, keys, metrics, plugins, providers, version,
     },
+    cors::Cors,
     error::ApiError,
     proxy,
     state::AppState,
 };
+
+/// What a connection is served by: the router behind the CORS rules.
+pub type App = Cors<Router>;
 
 /// The application router; request bodies are limited to `max_body_bytes`; cross-origin
 /// requests follow `cors` (the configuration's `client.allowed_origins`).
@@ -21,7 +25,7 @@ pub fn router(
     admin: AdminAuth,
     cors: std::sync::Arc<keyward_host_core::cors::CorsPolicy>,
     max_body_bytes: usize,
-) -> Router {
+) -> App {
     let management = Router::new()
         .merge(providers::routes())
         .merge(keys::routes())
@@ -29,7 +33,7 @@ pub fn router(
         .merge(plugins::routes())
         .merge(version::routes())
         .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics::scrape))
         .merge(proxy::routes())
@@ -39,11 +43,8 @@ pub fn router(
         .layer(axum::extract::DefaultBodyLimit::max(max_body_bytes))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn_with_state(
-            cors,
-            crate::http::cors::cors,
-        ))
-        .with_state(state)
+        .with_state(state);
+    Cors::new(routes, cors)
 }
 
 /// `{"status": "ok"}`, plus `unusable`: the entries the gateway serves without because an
