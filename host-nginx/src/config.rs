@@ -32,6 +32,8 @@ pub struct SharedConfig {
     pub catalog: ModelCatalog,
     /// One line per field keyward does not act on.
     pub warnings: Vec<String>,
+    /// Cross-origin rules (`client.allowed_origins`, `client.allowed_headers`).
+    pub cors: keyward_host_core::cors::CorsPolicy,
 }
 
 impl std::fmt::Debug for SharedConfig {
@@ -80,6 +82,7 @@ impl SharedConfig {
             routes: Routes::build(&config),
             catalog: ModelCatalog::build(&config),
             warnings: loaded.warnings,
+            cors: keyward_host_core::cors::CorsPolicy::from_client(&config.client.other),
         })
     }
 }

@@ -34,6 +34,8 @@ pub struct Runtime {
     catalog: ModelCatalog,
     ids: RequestIds,
     reports: Vec<LoadReport>,
+    /// Cross-origin rules, the same as keyward-host's.
+    pub cors: keyward_host_core::cors::CorsPolicy,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -106,6 +108,7 @@ impl Runtime {
             roles: Roles::new(built.roles),
             routes: config.routes,
             catalog: config.catalog,
+            cors: config.cors,
             ids: RequestIds::for_this_process(),
             reports: built
                 .modules

@@ -155,7 +155,7 @@ def config(upstream_port, plugins):
             "network_config": {"base_url": f"http://127.0.0.1:{upstream_port}"},
         }},
         # As a user writes it (Bifrost's client block), not the governance plugin's own field.
-        "client": {"enforce_auth_on_inference": True},
+        "client": {"enforce_auth_on_inference": True, "allowed_origins": ["https://app.example.com"]},
         "governance": {
             "pricing": {
                 "test-model": {"input_cost_per_token": 0.001, "output_cost_per_token": 0.001},
@@ -345,6 +345,7 @@ def test(run, tmp, conf, port, env, args):
     run.check("pid file written", wait_for(lambda: os.path.exists(pid_file)))
     with socket.socket() as s:
         run.check("nginx listens", wait_for(lambda: s.connect_ex(("127.0.0.1", port)) == 0))
+    cors(run, port)
 
 
     # Admitted: reaches the upstream with the selected key, not the virtual key.
@@ -550,6 +551,48 @@ def test(run, tmp, conf, port, env, args):
 
     if args.example_plugin:
         example_plugin(run, tmp, conf, port, env, args.example_plugin)
+
+
+def request(port, method, path, headers, data=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    for name, value in headers.items():
+        req.add_header(name, value)
+    try:
+        with urllib.request.urlopen(req, timeout=15) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def cors(run, port):
+    """client.allowed_origins, answered by the module as keyward-host answers it."""
+    app = "https://app.example.com"
+    preflight = {"Origin": app, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type, x-bf-vk"}
+    status, headers, _ = request(port, "OPTIONS", "/v1/chat/completions", preflight)
+    run.check("CORS: an allowed origin's preflight is answered 200 with the headers",
+              status == 200 and headers.get("access-control-allow-origin") == app
+              and "POST" in headers.get("access-control-allow-methods", "")
+              and headers.get("access-control-allow-credentials") == "true", f"{status} {headers}")
+    status, headers, body = request(port, "OPTIONS", "/v1/chat/completions",
+                                    dict(preflight, Origin="https://evil.example.com"))
+    run.check("CORS: another origin's preflight is a 403 envelope without the headers",
+              status == 403 and b"origin_not_allowed" in body
+              and "access-control-allow-origin" not in headers, f"{status} {headers} {body[:200]!r}")
+    data = json.dumps(chat("test-model")).encode()
+    status, headers, _ = request(port, "POST", "/v1/chat/completions",
+                                 {"Origin": app, "Content-Type": "application/json", "x-bf-vk": "sk-bf-main"}, data)
+    run.check("CORS: a proxied answer carries the headers for an allowed origin",
+              status == 200 and headers.get("access-control-allow-origin") == app, f"{status} {headers}")
+    status, headers, _ = request(port, "POST", "/v1/chat/completions",
+                                 {"Origin": app, "Content-Type": "application/json"}, data)
+    run.check("CORS: a denial carries them too", status == 401
+              and headers.get("access-control-allow-origin") == app, f"{status} {headers}")
+    status, headers, _ = request(port, "POST", "/v1/chat/completions",
+                                 {"Origin": "https://evil.example.com", "Content-Type": "application/json",
+                                  "x-bf-vk": "sk-bf-main"}, data)
+    run.check("CORS: another origin is served without the headers",
+              status == 200 and "access-control-allow-origin" not in headers, f"{status} {headers}")
 
 
 def default_plugins(run, tmp, port, env, args):

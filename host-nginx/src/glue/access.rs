@@ -24,10 +24,13 @@ use super::{
     conf::{LocConf, MainConf},
     ctx::{Outcome, RequestCtx, ctx_mut},
     guard,
-    io::{finish_with, headers, read_body, replace_body, send_denial, send_json, too_large},
+    io::{
+        add_response_headers, finish_with, header, headers, read_body, replace_body, send_denial,
+        send_empty, send_json, too_large,
+    },
     log, module, pool_allocate,
 };
-use keyward_host_core::error::GatewayError;
+use keyward_host_core::{cors::CorsAnswer, error::GatewayError};
 
 use crate::runtime::Admitted;
 
@@ -117,6 +120,39 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
             ngx_http_discard_request_body(r);
             return finish_with(r, &internal());
         };
+        // Cross-origin rules first, as keyward-host answers them (the core's `cors`).
+        let method = std::str::from_utf8((*r).method_name.as_bytes()).unwrap_or("");
+        match runtime.cors.answer(
+            method,
+            header(r, "origin"),
+            header(r, "access-control-request-method"),
+            header(r, "access-control-request-headers"),
+        ) {
+            CorsAnswer::NotCors | CorsAnswer::Refused => {}
+            CorsAnswer::RefusedPreflight => {
+                ngx_http_discard_request_body(r);
+                return finish_with(
+                    r,
+                    &GatewayError::new(
+                        403,
+                        "origin_not_allowed",
+                        "this origin is not in client.allowed_origins",
+                    ),
+                );
+            }
+            CorsAnswer::Allowed { preflight, headers } => {
+                add_response_headers(r, &headers);
+                if preflight {
+                    let rc = ngx_http_discard_request_body(r);
+                    if rc != NGX_OK as ngx_int_t {
+                        return rc;
+                    }
+                    let rc = send_empty(r, 200);
+                    ngx_http_finalize_request(r, rc);
+                    return NGX_DONE as ngx_int_t;
+                }
+            }
+        }
         if (*r).method == NGX_HTTP_GET as ngx_uint_t
             && (*r)
                 .uri

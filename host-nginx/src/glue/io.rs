@@ -46,6 +46,39 @@ pub unsafe fn headers<'a>(r: *mut ngx_http_request_t) -> Vec<Header<'a>> {
     out
 }
 
+/// The value of request header `name` (lower case), if present and UTF-8; nothing allocated.
+pub unsafe fn header<'a>(r: *mut ngx_http_request_t, name: &str) -> Option<&'a str> {
+    // SAFETY: as in `headers`: the list and its elements live in the request pool.
+    unsafe {
+        let mut part = &(*r).headers_in.headers.part as *const ngx::ffi::ngx_list_part_t;
+        while !part.is_null() {
+            let elts =
+                std::slice::from_raw_parts((*part).elts as *const ngx_table_elt_t, (*part).nelts);
+            for elt in elts {
+                if elt.lowcase_key.is_null() || elt.key.len != name.len() {
+                    continue;
+                }
+                if std::slice::from_raw_parts(elt.lowcase_key, elt.key.len) == name.as_bytes() {
+                    return std::str::from_utf8(elt.value.as_bytes()).ok();
+                }
+            }
+            part = (*part).next;
+        }
+    }
+    None
+}
+
+/// Adds response headers (nginx copies them into the pool).
+pub unsafe fn add_response_headers(r: *mut ngx_http_request_t, headers: &[(&str, String)]) {
+    // SAFETY: `r` is a live request whose response headers are not sent yet.
+    let request = unsafe { Request::from_ngx_http_request(r) };
+    for (name, value) in headers {
+        if request.add_header_out(name, value).is_none() {
+            log::error("keyward: cannot add a response header (out of memory)");
+        }
+    }
+}
+
 /// The request body, from memory buffers or nginx's temporary file.
 pub unsafe fn read_body(
     r: *mut ngx_http_request_t,
@@ -145,6 +178,18 @@ pub unsafe fn finish_with(r: *mut ngx_http_request_t, denial: &GatewayError) -> 
 pub unsafe fn send_denial(r: *mut ngx_http_request_t, denial: &GatewayError) -> ngx_int_t {
     // SAFETY: the caller passes a live request with no response sent yet.
     unsafe { send_json(r, denial.status, &denial.body(), denial.retry_after_secs) }
+}
+
+/// Sends an answer of `status` with no body (a CORS preflight's).
+pub unsafe fn send_empty(r: *mut ngx_http_request_t, status: u16) -> ngx_int_t {
+    // SAFETY: `r` is live and no response was sent yet; with `header_only` nginx writes the
+    // header alone and the request is finalized with its answer.
+    unsafe {
+        (*r).headers_out.status = ngx::ffi::ngx_uint_t::from(status);
+        (*r).headers_out.content_length_n = 0;
+        (*r).set_header_only(1);
+        ngx_http_send_header(r)
+    }
 }
 
 /// Sends a JSON answer of `status` (and `Retry-After`, when given).
