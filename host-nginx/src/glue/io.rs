@@ -14,10 +14,11 @@ use ngx::{
 use super::log;
 use keyward_host_core::error::GatewayError;
 
-/// The request headers, names in lower case (as nginx keeps them in `lowcase_key`). Headers
-/// that are not UTF-8 are skipped.
-pub unsafe fn headers<'a>(r: *mut ngx_http_request_t) -> Vec<Header<'a>> {
-    let mut out = Vec::new();
+/// Walks the request headers (lower-case name, value) until `visit` answers `Some`.
+unsafe fn walk_headers<'a, T>(
+    r: *mut ngx_http_request_t,
+    mut visit: impl FnMut(&'a [u8], &'a [u8]) -> Option<T>,
+) -> Option<T> {
     // SAFETY: `headers_in.headers` is an nginx list of `ngx_table_elt_t`, living in the
     // request pool; `lowcase_key` has `key.len` bytes.
     unsafe {
@@ -30,42 +31,44 @@ pub unsafe fn headers<'a>(r: *mut ngx_http_request_t) -> Vec<Header<'a>> {
                     continue;
                 }
                 let name = std::slice::from_raw_parts(elt.lowcase_key, elt.key.len);
-                if let (Ok(name), Ok(value)) = (
-                    std::str::from_utf8(name),
-                    std::str::from_utf8(elt.value.as_bytes()),
-                ) {
-                    out.push(Header {
-                        name: RStr::from_str(name),
-                        value: RStr::from_str(value),
-                    });
-                }
-            }
-            part = (*part).next;
-        }
-    }
-    out
-}
-
-/// The value of request header `name` (lower case), if present and UTF-8; nothing allocated.
-pub unsafe fn header<'a>(r: *mut ngx_http_request_t, name: &str) -> Option<&'a str> {
-    // SAFETY: as in `headers`: the list and its elements live in the request pool.
-    unsafe {
-        let mut part = &(*r).headers_in.headers.part as *const ngx::ffi::ngx_list_part_t;
-        while !part.is_null() {
-            let elts =
-                std::slice::from_raw_parts((*part).elts as *const ngx_table_elt_t, (*part).nelts);
-            for elt in elts {
-                if elt.lowcase_key.is_null() || elt.key.len != name.len() {
-                    continue;
-                }
-                if std::slice::from_raw_parts(elt.lowcase_key, elt.key.len) == name.as_bytes() {
-                    return std::str::from_utf8(elt.value.as_bytes()).ok();
+                if let Some(found) = visit(name, elt.value.as_bytes()) {
+                    return Some(found);
                 }
             }
             part = (*part).next;
         }
     }
     None
+}
+
+/// The request headers, names in lower case (as nginx keeps them in `lowcase_key`). Headers
+/// that are not UTF-8 are skipped.
+pub unsafe fn headers<'a>(r: *mut ngx_http_request_t) -> Vec<Header<'a>> {
+    let mut out = Vec::new();
+    // SAFETY: `r` is a live request.
+    unsafe {
+        walk_headers::<()>(r, |name, value| {
+            if let (Ok(name), Ok(value)) = (std::str::from_utf8(name), std::str::from_utf8(value)) {
+                out.push(Header {
+                    name: RStr::from_str(name),
+                    value: RStr::from_str(value),
+                });
+            }
+            None
+        });
+    }
+    out
+}
+
+/// The value of request header `name` (lower case), if present and UTF-8; nothing allocated.
+pub unsafe fn header<'a>(r: *mut ngx_http_request_t, name: &str) -> Option<&'a str> {
+    // SAFETY: `r` is a live request.
+    unsafe {
+        walk_headers(r, |key, value| {
+            (key == name.as_bytes()).then(|| std::str::from_utf8(value).ok())
+        })
+        .flatten()
+    }
 }
 
 /// Adds response headers (nginx copies them into the pool).
