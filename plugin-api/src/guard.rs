@@ -34,14 +34,27 @@ pub struct PanicGuard {
     role: &'static str,
     poisoned: AtomicBool,
     retired: AtomicBool,
-    /// State-changing calls in progress (see [`retire`](Self::retire)), on a line of its own.
-    changing: InFlight,
+    /// State-changing calls in progress (see [`retire`](Self::retire)), counted per thread
+    /// stripe so that threads do not share a counter's cache line.
+    changing: [InFlight; STRIPES],
 }
+
+/// How many counters the calls in progress are spread over.
+const STRIPES: usize = 16;
 
 /// A counter on its own cache line.
 #[derive(Debug)]
 #[repr(align(64))]
 struct InFlight(AtomicUsize);
+
+/// The stripe of the calling thread: assigned round-robin on first use.
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|s| *s)
+}
 
 impl PanicGuard {
     /// A guard for an instance of `role` (used in messages).
@@ -50,7 +63,7 @@ impl PanicGuard {
             role,
             poisoned: AtomicBool::new(false),
             retired: AtomicBool::new(false),
-            changing: InFlight(AtomicUsize::new(0)),
+            changing: [const { InFlight(AtomicUsize::new(0)) }; STRIPES],
         }
     }
 
@@ -110,9 +123,10 @@ impl PanicGuard {
     ) -> RResult<T, KeywardError> {
         // Counted before the check (both sequentially consistent, like `retire`'s): either
         // `retire` sees this call in progress and waits for it, or this call sees the flag.
-        self.changing.0.fetch_add(1, Ordering::SeqCst);
+        let mine = &self.changing[stripe()].0;
+        mine.fetch_add(1, Ordering::SeqCst);
         if self.retired.load(Ordering::SeqCst) {
-            self.changing.0.fetch_sub(1, Ordering::SeqCst);
+            mine.fetch_sub(1, Ordering::SeqCst);
             return RResult::RErr(KeywardError::new(
                 ErrorCode::INSTANCE_RETIRED,
                 format!("this {} instance was retired by a state export", self.role),
@@ -120,7 +134,7 @@ impl PanicGuard {
         }
         // `run` catches panics: the count always comes back down.
         let answer = self.run(body);
-        self.changing.0.fetch_sub(1, Ordering::SeqCst);
+        mine.fetch_sub(1, Ordering::SeqCst);
         answer
     }
 
@@ -129,9 +143,11 @@ impl PanicGuard {
     /// is in its state and no other will be accepted.
     pub fn retire(&self) {
         self.retired.store(true, Ordering::SeqCst);
-        while self.changing.0.load(Ordering::SeqCst) != 0 {
-            std::hint::spin_loop();
-            std::thread::yield_now();
+        for counter in &self.changing {
+            while counter.0.load(Ordering::SeqCst) != 0 {
+                std::hint::spin_loop();
+                std::thread::yield_now();
+            }
         }
     }
 
