@@ -112,6 +112,15 @@ fn matches_pattern(pattern: &str, origin: &str) -> bool {
         })
 }
 
+/// The answer to a refused preflight: 403 `origin_not_allowed`, in the envelope.
+pub fn refused_preflight() -> crate::error::GatewayError {
+    crate::error::GatewayError::new(
+        403,
+        "origin_not_allowed",
+        "this origin is not in client.allowed_origins",
+    )
+}
+
 impl CorsPolicy {
     /// The policy of a `client` block (`allowed_origins`, `allowed_headers`).
     pub fn from_client(client: &serde_json::Map<String, Value>) -> Self {

@@ -31,11 +31,8 @@ impl ModelCatalog {
         let mut entries = BTreeSet::new();
         for (provider, entry) in &config.providers {
             for key in entry.keys.iter().filter(|k| k.is_enabled()) {
-                for model in key.models.iter().filter(|m| m.as_str() != "*") {
+                for model in key.named_models() {
                     entries.insert((provider.clone(), model.clone()));
-                }
-                for alias in key.aliases.keys() {
-                    entries.insert((provider.clone(), alias.clone()));
                 }
             }
         }

@@ -512,14 +512,8 @@ impl HostConfig {
                 let mut models = std::collections::BTreeSet::new();
                 let mut any_model = false;
                 for key in usable {
-                    for model in &key.models {
-                        if model == "*" {
-                            any_model = true;
-                        } else {
-                            models.insert(model.clone());
-                        }
-                    }
-                    models.extend(key.aliases.keys().cloned());
+                    any_model |= key.allows_every_model();
+                    models.extend(key.named_models().cloned());
                 }
                 (
                     name.clone(),

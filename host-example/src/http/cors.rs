@@ -17,7 +17,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::future::{BoxFuture, Either, FutureExt};
-use keyward_host_core::cors::{CorsAnswer, CorsPolicy};
+use keyward_host_core::cors::{CorsAnswer, CorsPolicy, refused_preflight};
 
 use crate::http::error::ApiError;
 
@@ -92,12 +92,7 @@ where
         match answer {
             CorsAnswer::NotCors | CorsAnswer::Refused => Either::Left(self.inner.call(request)),
             CorsAnswer::RefusedPreflight => {
-                let refused = ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "origin_not_allowed",
-                    "this origin is not in client.allowed_origins",
-                )
-                .into_response();
+                let refused = ApiError::from(refused_preflight()).into_response();
                 Either::Right(std::future::ready(Ok(refused)).boxed())
             }
             CorsAnswer::Allowed {

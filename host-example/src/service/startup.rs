@@ -107,7 +107,12 @@ pub fn start(args: &Args) -> Result<Started, String> {
 /// [`Seeding`], committed once the plugins accept the configuration.
 fn load_config(args: &Args) -> Result<(PathBuf, HostConfig, Seeding), String> {
     let saved = args.data_dir.join(SAVED_CONFIG);
-    let file = read_document(&args.config);
+    // `--config` is read once: its text when it is the source, its document for the seed.
+    let file_text = std::fs::read_to_string(&args.config);
+    let file = file_text
+        .as_deref()
+        .ok()
+        .and_then(|text| file_document(text, &args.config));
     let source = if saved.exists() {
         saved.clone()
     } else {
@@ -120,8 +125,7 @@ fn load_config(args: &Args) -> Result<(PathBuf, HostConfig, Seeding), String> {
     let text = if saved.exists() {
         reseeded_text(args, &saved, file.as_ref(), &mut seeding)?
     } else {
-        std::fs::read_to_string(&args.config)
-            .map_err(|e| format!("{}: {e}", args.config.display()))?
+        file_text.map_err(|e| format!("{}: {e}", args.config.display()))?
     };
     let loaded = HostConfig::parse(&text)
         .map_err(|e| format!("{}: {e}{}", source.display(), seeding.context(args)))?;
@@ -174,12 +178,11 @@ impl Seeding {
     }
 }
 
-/// `--config` as JSON, its relative plugin paths made absolute (the merged result is saved in
-/// the data directory, where they would not resolve); `None` when it cannot be read or parsed
-/// (the saved configuration is then used as it is).
-fn read_document(path: &Path) -> Option<serde_json::Value> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut document: serde_json::Value = serde_json::from_str(&text).ok()?;
+/// `--config`'s `text` (read from `path`) as JSON, its relative plugin paths made absolute (the
+/// merged result is saved in the data directory, where they would not resolve); `None` when it
+/// does not parse (the saved configuration is then used as it is).
+fn file_document(text: &str, path: &Path) -> Option<serde_json::Value> {
+    let mut document: serde_json::Value = serde_json::from_str(text).ok()?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for block in ["plugins", "keyward_plugins"] {
         let Some(roles) = document

@@ -30,7 +30,10 @@ use super::{
     },
     log, module, pool_allocate,
 };
-use keyward_host_core::{cors::CorsAnswer, error::GatewayError};
+use keyward_host_core::{
+    cors::{CorsAnswer, refused_preflight},
+    error::GatewayError,
+};
 
 use crate::runtime::Admitted;
 
@@ -131,14 +134,7 @@ unsafe fn access(r: *mut ngx_http_request_t) -> ngx_int_t {
             CorsAnswer::NotCors | CorsAnswer::Refused => {}
             CorsAnswer::RefusedPreflight => {
                 ngx_http_discard_request_body(r);
-                return finish_with(
-                    r,
-                    &GatewayError::new(
-                        403,
-                        "origin_not_allowed",
-                        "this origin is not in client.allowed_origins",
-                    ),
-                );
+                return finish_with(r, &refused_preflight());
             }
             CorsAnswer::Allowed { preflight, headers } => {
                 add_response_headers(r, &headers);

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::secret::{exposing_secrets, redact};
+use super::secret::{exposing_secrets, redact_strings};
 
 /// Fields kept verbatim, serialized with their strings redacted outside
 /// [`with_exposed_secrets`](super::secret::with_exposed_secrets).
@@ -32,30 +32,13 @@ impl KeptFields {
     }
 }
 
-fn redacted(value: &Value) -> Value {
-    match value {
-        Value::String(text) => Value::String(redact(text)),
-        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(name, value)| (name.clone(), redacted(value)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
 impl Serialize for KeptFields {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if exposing_secrets() {
             self.0.serialize(serializer)
         } else {
-            self.0
-                .iter()
-                .map(|(name, value)| (name.clone(), redacted(value)))
-                .collect::<Map<String, Value>>()
-                .serialize(serializer)
+            // Every field is taken for a secret.
+            redact_strings(&Value::Object(self.0.clone()), &|_| true).serialize(serializer)
         }
     }
 }

@@ -163,6 +163,20 @@ impl Key {
         self.use_for_batch_api.unwrap_or(false)
     }
 
+    /// The model names this key names explicitly: its `models` entries other than `"*"`, and
+    /// its aliases.
+    pub fn named_models(&self) -> impl Iterator<Item = &String> {
+        self.models
+            .iter()
+            .filter(|m| m.as_str() != ALL_MODELS)
+            .chain(self.aliases.keys())
+    }
+
+    /// Whether this key serves every model (`"*"` in `models`).
+    pub fn allows_every_model(&self) -> bool {
+        self.models.iter().any(|m| m == ALL_MODELS)
+    }
+
     /// The fields of this key's document keyward does not read, by path within the key
     /// (`role_arn`, `bedrock_key_config.role_arn`, …).
     pub fn unread_fields(&self) -> Vec<String> {

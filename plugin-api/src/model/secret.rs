@@ -35,6 +35,35 @@ pub fn redact(secret: &str) -> String {
     format!("{head}{}{tail}", "*".repeat(REDACTION_STARS))
 }
 
+/// `value` with the strings redacted that sit (at any depth) under a field `is_secret` names
+/// — for documents keyward keeps without knowing all their fields.
+pub fn redact_strings(
+    value: &serde_json::Value,
+    is_secret: &dyn Fn(&str) -> bool,
+) -> serde_json::Value {
+    fn walk(
+        value: &serde_json::Value,
+        is_secret: &dyn Fn(&str) -> bool,
+        secret: bool,
+    ) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::String(text) if secret => Value::String(redact(text)),
+            Value::Array(items) => {
+                Value::Array(items.iter().map(|v| walk(v, is_secret, secret)).collect())
+            }
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(name, v)| (name.clone(), walk(v, is_secret, secret || is_secret(name))))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    walk(value, is_secret, false)
+}
+
 thread_local! {
     static EXPOSE: Cell<bool> = const { Cell::new(false) };
 }

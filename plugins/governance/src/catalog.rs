@@ -72,13 +72,8 @@ impl ModelCatalog {
                     .iter()
                     .map(|m| Box::<str>::from(m.as_str())),
             );
-        }
-        for (name, described) in configured {
-            if let Some(provider) = providers.get_mut(name.as_str()) {
-                let known_builtin = builtin.get(name).is_some_and(|m| !m.is_empty());
-                provider.open =
-                    described.any_model && !known_builtin && described.models.is_empty();
-            }
+            let known_builtin = builtin.get(name).is_some_and(|m| !m.is_empty());
+            provider.open = described.any_model && !known_builtin && described.models.is_empty();
         }
         Ok(Self {
             providers: Some(providers),

@@ -61,9 +61,8 @@ impl Engine {
             .price_of(request.virtual_key_id.as_str(), provider, model);
         let has_budgets = path.has_budgets
             || model_limits
-                .before()
+                .all()
                 .iter()
-                .chain(model_limits.after())
                 .any(|&i| self.policy.model_limits.path(i).has_budgets);
         if price.is_none() && has_budgets && would_deny.is_none() {
             let error = KeywardError::new(
@@ -233,7 +232,7 @@ impl Engine {
         };
         // A counter two entries share (a rate limit named by both) is held once; a key's path
         // alone has no repeats (compiled so).
-        let alone = matched.before().is_empty() && matched.after().is_empty();
+        let alone = matched.all().is_empty();
         all()
             .enumerate()
             .filter(move |(i, step)| alone || !all().take(*i).any(|s| s.counter == step.counter))

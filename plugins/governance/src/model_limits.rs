@@ -112,6 +112,12 @@ impl Matched {
         &self.indices[..usize::from(self.before)]
     }
 
+    /// Every entry met, in checking order.
+    #[inline]
+    pub fn all(&self) -> &[u32] {
+        &self.indices[..usize::from(self.len)]
+    }
+
     /// The entries checked after it.
     #[inline]
     pub fn after(&self) -> &[u32] {
@@ -150,6 +156,14 @@ impl ModelLimits {
             scoped.meet(provider, model, &mut matched);
         }
         matched
+    }
+
+    /// Adds an entry's path under its exported `id`; its index.
+    pub fn add(&mut self, path: Path, id: String) -> u32 {
+        let index = u32::try_from(self.paths.len()).unwrap_or(u32::MAX);
+        self.paths.push(path);
+        self.ids.push(id);
+        index
     }
 
     /// The ids of entries (exported state).

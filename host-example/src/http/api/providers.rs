@@ -18,7 +18,7 @@ use axum::{
     routing::get,
 };
 use keyward_host_core::config::{HostConfig, ProviderConfig};
-use keyward_plugin_api::model::secret::{redact, with_exposed_secrets};
+use keyward_plugin_api::model::secret::{redact_strings, with_exposed_secrets};
 use serde_json::{Map, Value, json};
 
 use super::keys::restore;
@@ -55,24 +55,6 @@ fn names_a_secret(field: &str) -> bool {
     .any(|word| field.contains(word))
 }
 
-/// `value` with every string under a secret-naming field (and every header value) redacted.
-fn redacted(value: &Value, secret: bool) -> Value {
-    match value {
-        Value::String(text) if secret => Value::String(redact(text)),
-        Value::Array(items) => Value::Array(items.iter().map(|v| redacted(v, secret)).collect()),
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(name, v)| {
-                    let secret = secret || names_a_secret(name) || name == "extra_headers";
-                    (name.clone(), redacted(v, secret))
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
 /// The provider's settings as stored (secrets exposed), without its keys.
 fn settings(provider: &ProviderConfig) -> Result<Map<String, Value>, ApiError> {
     match with_exposed_secrets(|| serde_json::to_value(provider)) {
@@ -86,7 +68,9 @@ fn settings(provider: &ProviderConfig) -> Result<Map<String, Value>, ApiError> {
 
 /// Bifrost's `ProviderResponse` for `name`.
 fn shown(config: &HostConfig, name: &str, provider: &ProviderConfig) -> Result<Value, ApiError> {
-    let mut fields = match redacted(&Value::Object(settings(provider)?), false) {
+    // Header values and secret-named fields.
+    let secret = |name: &str| names_a_secret(name) || name == "extra_headers";
+    let mut fields = match redact_strings(&Value::Object(settings(provider)?), &secret) {
         Value::Object(fields) => fields,
         _ => Map::new(),
     };
@@ -174,13 +158,7 @@ fn changed(
     let mut changes = Value::Object(changes);
     restore(&mut changes, &stored_json);
     if let Value::Object(changes) = changes {
-        for (field, value) in changes {
-            if value.is_null() {
-                merged.remove(&field);
-            } else {
-                merged.insert(field, value);
-            }
-        }
+        super::apply_fields(&mut merged, changes, &[]);
     }
     let mut provider: ProviderConfig = parse_json(Value::Object(merged).to_string().as_bytes())?;
     if let Some(stored) = stored {

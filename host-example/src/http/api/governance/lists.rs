@@ -19,6 +19,7 @@ use keyward_host_core::config::HostConfig;
 use serde_json::{Map, Value, json};
 
 use super::fresh_id;
+use crate::http::api::apply_fields;
 use crate::http::{
     error::ApiError,
     extract::{JsonBody, truncate},
@@ -111,8 +112,9 @@ fn items_mut(config: &mut HostConfig, list: List) -> &mut Vec<Value> {
     slot.as_array_mut().expect("made an array above")
 }
 
-fn id_of(item: &Value, list: List) -> Option<&str> {
-    item.get(list.key).and_then(Value::as_str)
+/// Whether `item` is the entry named `id`.
+fn is(item: &Value, list: List, id: &str) -> bool {
+    item.get(list.key).and_then(Value::as_str) == Some(id)
 }
 
 fn not_found(list: List, id: &str) -> ApiError {
@@ -159,7 +161,7 @@ async fn read(
     let config = state.store.snapshot();
     let item = items(&config, list)
         .iter()
-        .find(|i| id_of(i, list) == Some(id.as_str()))
+        .find(|i| is(i, list, &id))
         .cloned()
         .ok_or_else(|| not_found(list, &id))?;
     Ok(Json(json!({ list.one: item })))
@@ -181,10 +183,7 @@ async fn create(
     let created = state
         .store
         .update(move |config| -> Result<_, ApiError> {
-            if items(config, list)
-                .iter()
-                .any(|i| id_of(i, list) == Some(id.as_str()))
-            {
+            if items(config, list).iter().any(|i| is(i, list, &id)) {
                 return Err(ApiError::conflict(
                     "id",
                     format!(
@@ -214,25 +213,15 @@ async fn update(
         .store
         .update(move |config| -> Result<_, ApiError> {
             let all = items_mut(config, list);
-            if list.upsert && !all.iter().any(|i| id_of(i, list) == Some(id.as_str())) {
+            if list.upsert && !all.iter().any(|i| is(i, list, &id)) {
                 all.push(json!({ list.key: id.clone() }));
             }
             let stored = all
                 .iter_mut()
-                .find(|i| id_of(i, list) == Some(id.as_str()))
+                .find(|i| is(i, list, &id))
                 .ok_or_else(|| not_found(list, &id))?;
             if let Value::Object(fields) = stored {
-                for (field, value) in changes {
-                    match (field.as_str(), value) {
-                        (name, _) if name == list.key => {}
-                        (_, Value::Null) => {
-                            fields.remove(&field);
-                        }
-                        (_, value) => {
-                            fields.insert(field, value);
-                        }
-                    }
-                }
+                apply_fields(fields, changes, &[list.key]);
             }
             Ok(stored.clone())
         })
@@ -253,7 +242,7 @@ async fn remove(
         .update(move |config| -> Result<_, ApiError> {
             let all = items_mut(config, list);
             let before = all.len();
-            all.retain(|i| id_of(i, list) != Some(id.as_str()));
+            all.retain(|i| !is(i, list, &id));
             if all.len() == before {
                 return Err(not_found(list, &id));
             }

@@ -9,12 +9,8 @@
 //! (`is_active: false`). The answer: `{virtual_key_name, is_active, budgets, rate_limit,
 //! provider_configs}` — each budget and rate limit with its current usage, never a value.
 
-use axum::{
-    Json, Router,
-    extract::State,
-    http::{HeaderMap, header},
-    routing::get,
-};
+use axum::{Json, Router, extract::State, http::HeaderMap, routing::get};
+use keyward_plugin_api::model::governance::virtual_key::find_virtual_key;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
@@ -29,31 +25,14 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/api/governance/virtual-keys/quota", get(quota))
 }
 
-/// The virtual key a request presents, in Bifrost's order.
+/// The virtual key a request presents: the governance plugin's rule
+/// ([`find_virtual_key`]), over the request's headers.
 fn presented(headers: &HeaderMap) -> Option<&str> {
-    let value = |name: &str| {
+    find_virtual_key(
         headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(vk) = value("x-bf-vk") {
-        return Some(vk);
-    }
-    let bearer = value(header::AUTHORIZATION.as_str()).and_then(|v| {
-        let (scheme, rest) = v.split_once(' ')?;
-        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
-    });
-    [
-        bearer,
-        value("x-api-key"),
-        value("x-goog-api-key"),
-        value("api-key"),
-    ]
-    .into_iter()
-    .flatten()
-    .find(|v| v.starts_with("sk-bf-"))
+            .iter()
+            .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+    )
 }
 
 async fn quota(State(state): State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {

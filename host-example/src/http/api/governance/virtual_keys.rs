@@ -384,21 +384,20 @@ fn strip_limit_views(
             }
         }
     };
+    // The stored budget with the same id as a budget sent, if any.
+    let stored_budget = |budget: &Value| {
+        stored["budgets"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s.get("id") == budget.get("id")))
+    };
     if let Some(Value::Array(budgets)) = fields.get_mut("budgets") {
         budgets.retain(|b| {
             let id = b.get("id").and_then(Value::as_str).unwrap_or("");
-            let own = stored["budgets"].as_array().is_some_and(|all| {
-                all.iter()
-                    .any(|s| s.get("id").and_then(Value::as_str) == Some(id))
-            });
-            own || !top_budgets.contains(&id)
+            stored_budget(b).is_some() || !top_budgets.contains(&id)
         });
         for budget in budgets.iter_mut() {
-            let id = budget.get("id").cloned();
-            let stored_budget = stored["budgets"]
-                .as_array()
-                .and_then(|all| all.iter().find(|s| s.get("id") == id.as_ref()));
-            restore_usage(budget, stored_budget, BUDGET_USAGE);
+            let own = stored_budget(budget).cloned();
+            restore_usage(budget, own.as_ref(), BUDGET_USAGE);
         }
     }
     if let Some(limit) = fields.get_mut("rate_limit") {

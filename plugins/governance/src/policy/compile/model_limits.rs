@@ -46,9 +46,7 @@ pub(super) fn compile_model_limits<'c>(
             &own,
             &path,
         )?;
-        let index = u32::try_from(limits.paths.len()).unwrap_or(u32::MAX);
-        limits.paths.push(path_through(&[&level]));
-        limits.ids.push(format!("provider/{}", entry.name));
+        let index = limits.add(path_through(&[&level]), format!("provider/{}", entry.name));
         if limits
             .providers
             .insert(entry.name.as_str().into(), index)
@@ -118,9 +116,7 @@ pub(super) fn compile_model_limits<'c>(
             &own,
             &path,
         )?;
-        let index = u32::try_from(limits.paths.len()).unwrap_or(u32::MAX);
-        limits.paths.push(path_through(&[&level]));
-        limits.ids.push(config.id.clone());
+        let index = limits.add(path_through(&[&level]), config.id.clone());
         let table: &mut ModelTable = match scope {
             ModelConfigScope::Global => &mut limits.global,
             ModelConfigScope::VirtualKey(id) => {
