@@ -2,7 +2,8 @@
 //! (`PUT`) answers 200 and leaves the saved configuration as it was. The configuration is
 //! written from Bifrost's documentation (config.json reference, governance pages: a key read
 //! from the environment, a key with a field keyward does not read, budgets naming their owner,
-//! a team's calendar alignment, a model config), not from earlier fixtures.
+//! a team's calendar alignment, a model config, the routing-rules page's "Premium Tier Route"),
+//! not from earlier fixtures.
 
 mod support;
 
@@ -36,6 +37,21 @@ fn config() -> Value {
             "rate_limits": [{"id": "rl-prod", "request_max_limit": 1000, "request_reset_duration": "1h",
                              "token_max_limit": 1000000, "token_reset_duration": "1h"}],
             "model_configs": [{"id": "mc-gpt4o", "model_name": "gpt-4o", "provider": "openai"}],
+            "routing_rules": [{
+                "id": "rule-uuid-123",
+                "name": "Premium Tier Route",
+                "description": "Route premium users to fast provider",
+                "enabled": true,
+                "cel_expression": "headers[\"x-tier\"] == \"premium\"",
+                "targets": [
+                    {"provider": "openai", "model": "gpt-4o", "weight": 0.7},
+                    {"provider": "openai", "model": "gpt-4o-mini", "weight": 0.3}
+                ],
+                "fallbacks": ["openai/gpt-4o-mini"],
+                "scope": "global",
+                "scope_id": null,
+                "priority": 10
+            }],
             "virtual_keys": [{
                 "id": "vk-prod", "name": "production", "value": "sk-bf-prod-0123456789abcdef",
                 "description": "Production traffic", "is_active": true, "team_id": "team-platform",
@@ -109,6 +125,12 @@ fn every_resource_sent_back_unchanged_leaves_the_saved_configuration_as_it_was()
             &read.body["virtual_key"],
         );
     }
+    let rules = host.admin("GET", "/api/routing/rules", None);
+    for rule in rules.body["rules"].as_array().unwrap() {
+        let path = format!("/api/routing/rules/{}", rule["id"].as_str().unwrap());
+        let read = host.admin("GET", &path, None);
+        put(&path, &read.body["rule"]);
+    }
     put(
         "/api/governance/customers/customer-acme",
         &customer.body["customer"],
@@ -137,4 +159,8 @@ fn every_resource_sent_back_unchanged_leaves_the_saved_configuration_as_it_was()
         json!(["openai-main", "openai-backup"])
     );
     assert_eq!(after["governance"]["model_configs"][0]["id"], "mc-gpt4o");
+    assert_eq!(
+        after["governance"]["routing_rules"][0]["cel_expression"],
+        "headers[\"x-tier\"] == \"premium\""
+    );
 }

@@ -20,7 +20,13 @@
 //! Provider fallbacks: when the admission lists other providers and the chosen one fails with
 //! a retryable error (connect error, timeout, 429, 5xx) after its own key retries, the session
 //! releases, authorizes the fallback provider (which yields the keys the virtual key allows
-//! there), reserves again at the fallback's price and goes on there.
+//! there), reserves again at the fallback's price and goes on there. A fallback a routing rule
+//! gave may name a model too (`provider/model`; `provider/` is the model as requested).
+//!
+//! Routing: when the authorizer's routing rules chose another model
+//! ([`ExtensionKey::ROUTED_MODEL`]), the session reserves, selects and sends with it; a key the
+//! rule pins ([`ExtensionKey::ROUTED_KEY`]) is used as a caller's pinned key would be, except
+//! that the rule's fallbacks still apply.
 
 use std::{borrow::Cow, collections::VecDeque, sync::Arc, time::Duration};
 
@@ -28,8 +34,8 @@ use http::{HeaderName, HeaderValue};
 use keyward_plugin_api::{
     abi_stable::std_types::{RSlice, RStr},
     ffi::{
-        ErrorCode, FailedKey, FailureKind, Header, KeySelectorExt, KeywardError, ReserveRequest,
-        SelectRequest,
+        ErrorCode, Extension, ExtensionKey, Extensions, FailedKey, FailureKind, Header,
+        KeySelectorExt, KeywardError, ReserveRequest, SelectRequest,
     },
 };
 
@@ -112,6 +118,8 @@ pub struct Outcome {
     pub decision: Cow<'static, str>,
     /// Why the enforcer could not settle or release (the host logs it), if it could not.
     pub enforcer_error: Option<KeywardError>,
+    /// The routing rule that chose the provider and model, if one did.
+    pub routing_rule: Option<String>,
 }
 
 /// One admitted request.
@@ -124,6 +132,12 @@ pub struct Session {
     allowed_key_ids: Option<Vec<String>>,
     fallbacks: VecDeque<String>,
     pinned_key: Option<String>,
+    /// Whether `pinned_key` came from a routing rule (its fallbacks still apply).
+    pinned_by_rule: bool,
+    /// The model called when it is not the one requested (a routing rule or a fallback chose
+    /// it).
+    routed_model: Option<String>,
+    routing_rule: Option<String>,
     would_deny: ErrorCode,
     failed: Vec<(String, FailureKind)>,
     /// Whether an attempt at the current provider failed in a way another provider may not
@@ -154,6 +168,9 @@ struct Authorized {
     allowed_key_ids: Option<Vec<String>>,
     fallbacks: VecDeque<String>,
     would_deny: ErrorCode,
+    routed_model: Option<String>,
+    routed_key: Option<String>,
+    routing_rule: Option<String>,
 }
 
 impl Session {
@@ -169,6 +186,7 @@ impl Session {
         let admitted = authorize(&roles, request_id, headers, &request, None).map_err(|e| {
             GatewayError::from_plugin("authorization", e).with_extra(request.extra(None))
         })?;
+        let pinned_by_rule = admitted.routed_key.is_some();
         let mut session = Self {
             roles,
             request_id,
@@ -176,7 +194,12 @@ impl Session {
             provider: admitted.provider,
             allowed_key_ids: admitted.allowed_key_ids,
             fallbacks: admitted.fallbacks,
-            pinned_key: pinned_key(headers).map(str::to_owned),
+            pinned_key: admitted
+                .routed_key
+                .or_else(|| pinned_key(headers).map(str::to_owned)),
+            pinned_by_rule,
+            routed_model: admitted.routed_model,
+            routing_rule: admitted.routing_rule,
             would_deny: admitted.would_deny,
             request,
             failed: Vec::new(),
@@ -208,6 +231,17 @@ impl Session {
     /// The provider being called.
     pub fn provider(&self) -> &str {
         &self.provider
+    }
+
+    /// The model being called: the one requested, unless a routing rule or a fallback chose
+    /// another.
+    pub fn model(&self) -> &str {
+        self.routed_model.as_deref().unwrap_or(&self.request.model)
+    }
+
+    /// The routing rule that chose the provider and model, if one did.
+    pub fn routing_rule(&self) -> Option<&str> {
+        self.routing_rule.as_deref()
     }
 
     /// `admit`, or `would_deny:<type>` when shadow mode admitted a request the policy denies.
@@ -363,16 +397,21 @@ impl Session {
             attempts: self.attempts,
             decision: self.decision(),
             enforcer_error,
+            routing_rule: self.routing_rule.take(),
         }
     }
 
     fn reserve(&mut self) -> Result<(), GatewayError> {
+        let told = [
+            Extension::number(ExtensionKey::REQUEST_KIND, u64::from(self.request.kind.0)),
+            Extension::number(ExtensionKey::STREAM, u64::from(self.request.stream)),
+        ];
         let reserve = ReserveRequest {
-            extensions: Default::default(),
+            extensions: Extensions::new(&told),
             request_id: self.request_id,
             virtual_key_id: RStr::from_str(&self.virtual_key_id),
             provider: RStr::from_str(&self.provider),
-            model: RStr::from_str(&self.request.model),
+            model: RStr::from_str(self.model()),
             estimate: self.request.estimate,
         };
         let reservation =
@@ -410,7 +449,7 @@ impl Session {
         let request = SelectRequest {
             extensions: Default::default(),
             provider: RStr::from_str(&self.provider),
-            model: RStr::from_str(&self.request.model),
+            model: RStr::from_str(self.model()),
             kind: self.request.kind,
             pinned_key: self.pinned_key.as_deref().map(RStr::from_str).into(),
             allowed_key_ids: allowed.as_deref().map(RSlice::from_slice).into(),
@@ -427,27 +466,42 @@ impl Session {
     /// there is none left, or a fallback cannot cure them. A fallback can cure a retryable
     /// failure of an attempt here (connect error, timeout, 429, 5xx), and a provider none of
     /// whose keys can serve the request (`no_keys`, `model_not_supported`,
-    /// `all_keys_excluded`). A pinned key names a key of this provider: no fallback.
+    /// `all_keys_excluded`). A key the caller pinned names a key of this provider: no fallback
+    /// (a key a routing rule pinned does not stop the rule's fallbacks).
     fn fall_back(&mut self, context: &AttemptContext<'_>, error: &GatewayError) -> bool {
         let no_key_here = matches!(
             &*error.error_type,
             "no_keys" | "model_not_supported" | "all_keys_excluded"
         );
-        if self.pinned_key.is_some() || !(self.retryable_here || no_key_here) {
+        let pinned_by_caller = self.pinned_key.is_some() && !self.pinned_by_rule;
+        if pinned_by_caller || !(self.retryable_here || no_key_here) {
             return false;
         }
-        while let Some(provider) = self.fallbacks.pop_front() {
+        while let Some(fallback) = self.fallbacks.pop_front() {
             self.release();
+            // `provider/model` from a routing rule (`provider/`: the model as requested), else a
+            // provider for the model being called.
+            let (provider, model) = match fallback.split_once('/') {
+                Some((provider, "")) => (provider, self.request.model.as_str()),
+                Some((provider, model)) => (provider, model),
+                None => (fallback.as_str(), self.model()),
+            };
+            let model = model.to_owned();
             let request_id = context.ids.next();
             let Ok(admitted) = authorize(
                 &self.roles,
                 request_id,
                 context.headers,
                 &self.request,
-                Some(&provider),
+                Some((provider, &model)),
             ) else {
                 continue;
             };
+            self.routed_model = (model != self.request.model).then_some(model);
+            if self.pinned_by_rule {
+                self.pinned_key = None;
+                self.pinned_by_rule = false;
+            }
             self.request_id = request_id;
             self.provider = admitted.provider;
             self.allowed_key_ids = admitted.allowed_key_ids;
@@ -468,21 +522,43 @@ impl Drop for Session {
     }
 }
 
+/// Authorizes `request`, or — `fallback` — its fallback to `(provider, model)`, which routing
+/// rules do not route again.
 fn authorize(
     roles: &Roles,
     request_id: u64,
     headers: &[Header<'_>],
     request: &InferenceRequest,
-    provider: Option<&str>,
+    fallback: Option<(&str, &str)>,
 ) -> Result<Authorized, KeywardError> {
-    let call = authorize_request(
+    let (provider, model) = match fallback {
+        Some((provider, model)) => (Some(provider), model),
+        None => (request.provider.as_deref(), request.model.as_str()),
+    };
+    let mut call = authorize_request(
         request_id,
         headers,
-        provider.or(request.provider.as_deref()),
-        &request.model,
+        provider,
+        model,
         request.kind,
         request.estimate,
     );
+    let mut told = [Extension::number(ExtensionKey::STREAM, 0); 3];
+    let mut len = 0;
+    let mut tell = |entry| {
+        told[len] = entry;
+        len += 1;
+    };
+    if request.stream {
+        tell(Extension::number(ExtensionKey::STREAM, 1));
+    }
+    if let Some(query) = &request.query {
+        tell(Extension::text(ExtensionKey::QUERY, query));
+    }
+    if fallback.is_some() {
+        tell(Extension::number(ExtensionKey::FALLBACK_ATTEMPT, 1));
+    }
+    call.extensions = Extensions::new(&told[..len]);
     call_with_retry(&roles.authorizer, |a| {
         a.authorize(&call).map(|admission| Authorized {
             virtual_key_id: admission.virtual_key_id.to_string(),
@@ -498,6 +574,20 @@ fn authorize(
                 .map(|p| p.to_string())
                 .collect(),
             would_deny: admission.would_deny,
+            routed_model: admission
+                .extensions
+                .text(ExtensionKey::ROUTED_MODEL)
+                .filter(|m| !m.is_empty() && *m != model)
+                .map(str::to_owned),
+            routed_key: admission
+                .extensions
+                .text(ExtensionKey::ROUTED_KEY)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned),
+            routing_rule: admission
+                .extensions
+                .text(ExtensionKey::ROUTING_RULE)
+                .map(str::to_owned),
         })
     })
 }

@@ -151,14 +151,16 @@ impl Runtime {
         list_models(&self.roles, &self.ids, headers, &self.catalog)
     }
 
-    /// Parses, admits and makes the one upstream attempt of a request to `path`.
+    /// Parses, admits and makes the one upstream attempt of a request to `path` (with the URL's
+    /// `query` string, for routing rules).
     pub fn admit(
         &self,
         path: &str,
+        query: Option<&str>,
         body: &[u8],
         headers: &[Header<'_>],
     ) -> Result<Admitted, GatewayError> {
-        let request = InferenceRequest::parse(kind_of(path), body)?;
+        let request = InferenceRequest::parse(kind_of(path), body)?.with_query(query);
         let mut session = Session::admit(self.roles.clone(), &self.ids, headers, request)?;
         let context = AttemptContext {
             routes: &self.routes,

@@ -37,19 +37,15 @@ pub type InstantiateFn =
 pub type ValidateFn = extern "C" fn(RStr<'_>, RoleMask) -> RResult<(), KeywardError>;
 
 /// The root module of the contract level this crate was built at, from the plugin's functions
-/// (what [`export_plugin!`](crate::export_plugin) exports). Built at 0.3.0 (the `previous`
-/// contract level of `contract-levels/`), `validate` is not part of the module.
+/// (what [`export_plugin!`](crate::export_plugin) exports).
 pub fn root_module(
     describe: DescribeFn,
     instantiate: InstantiateFn,
     validate: ValidateFn,
 ) -> PluginModRef {
-    #[cfg(keyward_previous_patch)]
-    let _ = validate;
     PluginMod {
         describe,
         instantiate,
-        #[cfg(not(keyward_previous_patch))]
         validate,
     }
     .leak_into_prefix()

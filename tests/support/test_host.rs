@@ -112,8 +112,9 @@ impl TestHost {
         if let Err(error) = check_key(&self.roles, &self.ids, &pairs, kind_of(path)) {
             return refused(&error);
         }
+        let query = path.split_once('?').map(|(_, query)| query);
         let request = match InferenceRequest::parse(kind_of(path), body) {
-            Ok(request) => request,
+            Ok(request) => request.with_query(query),
             Err(error) => return refused(&error),
         };
         let mut session = match Session::admit(self.roles.clone(), &self.ids, &pairs, request) {

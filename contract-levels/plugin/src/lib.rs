@@ -4,10 +4,11 @@
 //! of each level (`tests/contract_levels.rs`).
 //!
 //! It selects keys: the first candidate of the request's table that the request admits (the
-//! allow-list, failed keys; a pinned key by id or name). Built at the current level it also
-//! uses what that level appended: its own `validate` (errors start `validated:`, where
-//! building's start `built:`), and a private-use extension of [`SelectRequest`] naming the
-//! table position to pick ([`PREFERRED_POSITION`]), which the previous level never reads.
+//! allow-list, failed keys; a pinned key by id or name). It exports its own `validate` (0.3.1;
+//! its errors start `validated:`, where building's start `built:`). Built at the current level
+//! it also reads an extension of [`SelectRequest`] naming the table position to pick
+//! ([`PREFERRED_POSITION`], private-use, standing for any key a patch assigns), which the
+//! previous level never reads.
 
 use abi_stable::{
     sabi_trait::TD_Opaque,

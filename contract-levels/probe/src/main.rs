@@ -8,9 +8,9 @@
 //! - `{"step": "select", "key": …}`: a pick for `openai`/`gpt-4o` among keys `k1`, `k2`, `k3`;
 //!   at the current level the request carries the private-use extension that asks for the
 //!   table position 2;
-//! - at the current level only, `{"step": "validate", "own": …, "error": …}`: a configuration
-//!   whose key weight is a string checked through `LoadedPlugin::validate` (the plugin's own check
-//!   when it exports one, else a build).
+//! - `{"step": "validate", "own": …, "error": …}`: a configuration whose key weight is a string
+//!   checked through `LoadedPlugin::validate` (the plugin's own check when it exports one, else
+//!   a build; both levels have it since 0.3.1).
 //!
 //! It never panics on what the plugin does: every outcome is printed.
 
@@ -91,7 +91,6 @@ fn main() {
             json!({"step": "select", "error": error.message.as_str()})
         ),
     }
-    #[cfg(not(keyward_previous_patch))]
     {
         let mistyped = r#"{"providers": {"openai": {"keys": [{"id": "k1", "models": ["*"], "weight": "heavy"}]}}}"#;
         let outcome = plugin.validate(mistyped, RoleMask::KEY_SELECTION, SystemHost::handle());

@@ -489,6 +489,9 @@ impl HostConfig {
         governance
             .entry("enforce_virtual_keys")
             .or_insert(Value::Bool(self.client.requires_virtual_key()));
+        if let Some(depth) = self.client.other.get("routing_chain_max_depth") {
+            governance.insert("routing_chain_max_depth".to_owned(), depth.clone());
+        }
         governance.insert("version".to_owned(), version);
         governance.insert("provider_models".to_owned(), self.provider_models());
         RoleData {

@@ -35,6 +35,7 @@ const CLIENT: &[&str] = &[
     "max_request_body_size_mb",
     "allowed_origins",
     "allowed_headers",
+    "routing_chain_max_depth",
 ];
 
 /// Governance fields the governance plugin reads.
@@ -47,6 +48,7 @@ const GOVERNANCE: &[&str] = &[
     "model_configs",
     "providers",
     "pricing_overrides",
+    "routing_rules",
     "auth_config",
     "enforce_virtual_keys",
     "shadow_mode",

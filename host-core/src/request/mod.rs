@@ -62,6 +62,9 @@ pub struct InferenceRequest {
     pub max_output_tokens: Option<u64>,
     /// What admission reserves: the prompt estimate and the output cap.
     pub estimate: UsageEstimate,
+    /// The URL's query string as sent (no `?`), for routing rules that read `params`; `None`
+    /// when the URL has none.
+    pub query: Option<String>,
     has_stream_options: bool,
 }
 
@@ -122,8 +125,15 @@ impl InferenceRequest {
                 input_tokens: estimated_tokens(body.len() as u64),
                 max_output_tokens: max_output_tokens.into(),
             },
+            query: None,
             has_stream_options: peek.stream_options.is_some(),
         })
+    }
+
+    /// The request with the URL's query string (`None` or empty: none).
+    pub fn with_query(mut self, query: Option<&str>) -> Self {
+        self.query = query.filter(|q| !q.is_empty()).map(str::to_owned);
+        self
     }
 
     /// The context of this request's errors.

@@ -266,8 +266,9 @@ unsafe fn admit(
     // SAFETY: `r` is live; the headers borrow from its pool for the duration of the call.
     unsafe {
         let path = String::from_utf8_lossy((*r).uri.as_bytes());
+        let query = String::from_utf8_lossy((*r).args.as_bytes());
         let headers = headers(r);
-        let mut admitted = ctx.runtime.admit(&path, body, &headers)?;
+        let mut admitted = ctx.runtime.admit(&path, Some(&query), body, &headers)?;
         if let Some(new_body) = admitted.new_body.take()
             && replace_body(r, &new_body).is_err()
         {

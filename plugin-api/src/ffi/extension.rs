@@ -38,6 +38,37 @@ impl ExtensionKey {
     }
 }
 
+/// The keys assigned by the contract (docs/abi.md, "Extension keys"): each says in which
+/// structs it is sent, what it carries and what its absence means.
+#[cfg(not(keyward_previous_patch))]
+impl ExtensionKey {
+    /// **0.3.2.** [`AuthorizeRequest`](super::AuthorizeRequest),
+    /// [`ReserveRequest`](super::ReserveRequest): number `1` when the caller asked for a
+    /// streamed answer. Absent: not a stream, or a host that does not say.
+    pub const STREAM: Self = Self(1);
+    /// **0.3.2.** [`AuthorizeRequest`](super::AuthorizeRequest): text, the request URL's query
+    /// string as sent (no `?`, not decoded). Absent: none.
+    pub const QUERY: Self = Self(2);
+    /// **0.3.2.** [`ReserveRequest`](super::ReserveRequest): number, the request's
+    /// [`RequestKind`](super::RequestKind). Absent: unknown (a price that depends on the request
+    /// type applies to every type).
+    pub const REQUEST_KIND: Self = Self(3);
+    /// **0.3.2.** [`AuthorizeRequest`](super::AuthorizeRequest): number `1` when the host
+    /// authorizes a fallback the admission listed: routing rules are not evaluated again.
+    /// Absent: a first authorization.
+    pub const FALLBACK_ATTEMPT: Self = Self(4);
+    /// **0.3.2.** [`Admission`](super::Admission): text, the model to call instead of the one
+    /// requested (a routing rule chose it); the host reserves, selects and sends with it.
+    /// Absent: the model as requested.
+    pub const ROUTED_MODEL: Self = Self(5);
+    /// **0.3.2.** [`Admission`](super::Admission): text, the id of the routing rule that chose
+    /// the provider and model, for logs. Absent: no rule matched.
+    pub const ROUTING_RULE: Self = Self(6);
+    /// **0.3.2.** [`Admission`](super::Admission): text, the provider key (id or name) the
+    /// routing rule pins, used as a caller's pinned key would be. Absent: no pin.
+    pub const ROUTED_KEY: Self = Self(7);
+}
+
 /// One entry of an [`Extensions`] list: a key with a number, a text, or both (its key says
 /// which it uses; the other is `0` or empty).
 #[repr(C)]

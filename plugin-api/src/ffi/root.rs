@@ -138,7 +138,6 @@ pub struct PluginMod {
     /// plugin built against 0.3.0 lacks it (the host reads it as absent), and hosts then build
     /// the roles and drop them
     /// ([`LoadedPlugin::validate`](crate::loader::LoadedPlugin::validate)).
-    #[cfg(not(keyward_previous_patch))]
     pub validate:
         extern "C" fn(config_json: RStr<'_>, roles: RoleMask) -> RResult<(), KeywardError>,
 }

@@ -157,7 +157,6 @@ impl LoadedPlugin {
     /// `validate` when it exports one (0.3.1 and later: nothing is built), else — a plugin
     /// built against 0.3.0 — by building the roles with `host` and dropping them. The errors
     /// of [`instantiate`](Self::instantiate).
-    #[cfg(not(keyward_previous_patch))]
     pub fn validate(
         &self,
         config_json: &str,
@@ -180,7 +179,6 @@ impl LoadedPlugin {
 
     /// Whether this plugin's root module has `validate` (built against 0.3.1 or later; a
     /// plugin exported with `export_plugin!` and no `validate:` of its own checks by building).
-    #[cfg(not(keyward_previous_patch))]
     pub fn exports_validate(&self) -> bool {
         self.module.validate().is_some()
     }

@@ -16,6 +16,7 @@
 //!   and customers.
 //! - [`pricing`]: per-model token prices and the unknown-model policy; [`pricing_override`]:
 //!   scoped price patches (`pricing_overrides`).
+//! - [`routing_rule`]: CEL-conditioned routing to other providers and models (`routing_rules`).
 //! - [`document`]: the whole `governance` block and the list response.
 //!
 //! Fields a document does not read are kept verbatim in its `other` map and written back, so a
@@ -44,6 +45,7 @@ pub mod org;
 pub mod pricing;
 pub mod pricing_override;
 pub mod rate_limit;
+pub mod routing_rule;
 pub mod virtual_key;
 
 mod serde_null;
@@ -56,6 +58,7 @@ pub use org::{Customer, Team};
 pub use pricing::{ModelPrice, UnknownModelPricing};
 pub use pricing_override::{MatchType, OverrideScope, PricingOverride};
 pub use rate_limit::RateLimit;
+pub use routing_rule::{RoutingFallback, RoutingRule, RoutingTarget, RuleScope};
 pub use virtual_key::{ProviderConfig, ProviderConfigKey, VirtualKey};
 
 #[cfg(test)]

@@ -8,17 +8,26 @@
 //! 5. model black-listed, not allowed, or without a price where a budget applies (under
 //!    `unknown_model_pricing: "deny"`) -> 403 `model_blocked`
 //!
+//! Routing rules ([`crate::routing`]) run once the key is found and active (or when no key is
+//! sent, global rules only), before steps 4 and 5: those then check the routed provider and
+//! model, and the admission tells the host the routed model, the rule and a pinned key in its
+//! extensions. A fallback's authorization (`FALLBACK_ATTEMPT`) is not routed again.
+//!
 //! Limits (429, 402) are the enforcer's, at reservation. The admit path allocates nothing: the
 //! admission borrows from the instance and the request. In shadow mode a denial is counted,
 //! logged and reported in `would_deny`, and the request is admitted.
 
 use abi_stable::std_types::{ROption, RStr};
-use keyward_plugin_api::ffi::{Admission, AuthorizeRequest, ErrorCode, Fallbacks, KeywardError};
+use keyward_plugin_api::ffi::{
+    Admission, AuthorizeRequest, ErrorCode, ExtensionKey, Extensions, Fallbacks, KeywardError,
+};
 
 use crate::{
     engine::Engine,
     headers::find_virtual_key,
     policy::{KeyPolicy, Path, ProviderPolicy},
+    price_overrides::ALL_REQUEST_TYPES,
+    routing::decide::{Decision, RouteRequest, request_type},
 };
 
 fn admission<'a>(virtual_key_id: &'a str, provider: RStr<'a>) -> Admission<'a> {
@@ -51,6 +60,38 @@ fn requested_provider<'a>(request: &AuthorizeRequest<'a>) -> RStr<'a> {
     }
 }
 
+/// What routing rules read of an authorization request.
+fn route_request<'a>(request: &AuthorizeRequest<'a>) -> RouteRequest<'a> {
+    let extensions = request.extensions;
+    RouteRequest {
+        provider: request.provider.map(|p| p.as_str()).into_option(),
+        model: request.model.as_str(),
+        request_type: request_type(
+            request.kind,
+            extensions.number(ExtensionKey::STREAM) == Some(1),
+        ),
+        headers: request.headers.as_slice(),
+        query: extensions.text(ExtensionKey::QUERY).unwrap_or(""),
+    }
+}
+
+/// Whether routing rules apply to this authorization (not to a fallback's).
+fn routes(request: &AuthorizeRequest<'_>) -> bool {
+    request.extensions.number(ExtensionKey::FALLBACK_ATTEMPT) != Some(1)
+}
+
+/// Tells the host what a routing decision changed: the answer's extensions and, when the rule
+/// has fallbacks, those instead of the virtual key's.
+fn with_decision<'a>(mut admitted: Admission<'a>, decision: Option<Decision<'a>>) -> Admission<'a> {
+    if let Some(decision) = decision {
+        admitted.extensions = Extensions::new(decision.extensions);
+        if !decision.fallbacks.as_slice().is_empty() {
+            admitted.fallbacks = *decision.fallbacks;
+        }
+    }
+    admitted
+}
+
 impl Engine {
     /// Authorizes one request (see the module docs).
     #[inline]
@@ -74,6 +115,10 @@ impl Engine {
 
         let anonymous = || admission("", requested_provider(request));
         let Some(value) = find_virtual_key(request.headers.as_slice()) else {
+            // No key: global routing rules only.
+            let decision = routes(request)
+                .then(|| self.route(None, &route_request(request)))
+                .flatten();
             if self.policy.options.enforce_virtual_keys {
                 deny!(KeywardError::new(
                     ErrorCode::VIRTUAL_KEY_REQUIRED,
@@ -81,7 +126,12 @@ impl Engine {
                      Authorization: Bearer, x-api-key, api-key or x-goog-api-key",
                 ));
             }
-            return Ok(self.finish(request.request_id, anonymous(), would_deny));
+            let mut admitted = anonymous();
+            if let Some(provider) = decision.and_then(|d| d.provider) {
+                admitted.provider = RStr::from_str(provider);
+            }
+            let admitted = with_decision(admitted, decision);
+            return Ok(self.finish(request.request_id, admitted, would_deny));
         };
         let Some(&index) = self.policy.by_value.get(value) else {
             deny!(KeywardError::new(
@@ -91,22 +141,33 @@ impl Engine {
             return Ok(self.finish(request.request_id, anonymous(), would_deny));
         };
         let key = &self.policy.keys[index];
+        let mut usable = true;
         if !key.active {
             deny!(KeywardError::new(
                 ErrorCode::VIRTUAL_KEY_BLOCKED,
                 format!("{} is inactive", key.label()),
             ));
+            usable = false;
         } else if key.expires_at.is_some_and(|expiry| self.now() >= expiry) {
             deny!(KeywardError::new(
                 ErrorCode::VIRTUAL_KEY_BLOCKED,
                 format!("{} has expired", key.label()),
             ));
+            usable = false;
         }
-        let model = request.model.as_str();
-        let routed = match request.provider {
-            ROption::RSome(provider) => self.route_named(key, provider, model),
-            ROption::RNone => self.route_chosen(key, model, self.now()),
+        // Bifrost routes only a usable key's requests.
+        let decision = (usable && routes(request))
+            .then(|| self.route(Some(key), &route_request(request)))
+            .flatten();
+        let (provider, model) = match decision {
+            Some(decision) => (decision.provider.map(RStr::from_str), decision.model),
+            None => (request.provider.into_option(), request.model.as_str()),
         };
+        let routed = match provider {
+            Some(provider) => self.route_named(key, provider, model),
+            None => self.route_chosen(key, model, self.now()),
+        }
+        .map(|admitted| with_decision(admitted, decision));
         match routed {
             // The admit path: returned as built, nothing else to do.
             Ok(admitted) if would_deny.is_none() => Ok(admitted),
@@ -135,7 +196,12 @@ impl Engine {
 
     #[inline]
     fn priced(&self, key: &KeyPolicy, path: &Path, provider: &str, model: &str) -> bool {
-        !path.has_budgets || self.policy.price_of(&key.id, provider, model).is_some()
+        // Whether some price exists; the reservation prices the request's own type.
+        !path.has_budgets
+            || self
+                .policy
+                .price_of(&key.id, provider, model, ALL_REQUEST_TYPES)
+                .is_some()
     }
 
     #[cold]

@@ -1,8 +1,8 @@
 //! The plugin configuration: the `governance` block of Bifrost's `config.json`
 //! (`virtual_keys`, `teams`, `customers`, `budgets`, `rate_limits`, `model_configs`,
-//! `providers`) plus the plugin's own
-//! options next to it. Parsed once per instance, with the JSON path of the offending field in
-//! every error. Unknown fields (Bifrost's `auth_config`, `routing_rules`, …) are ignored.
+//! `providers`, `pricing_overrides`, `routing_rules`) plus the plugin's own options next to it.
+//! Parsed once per instance, with the JSON path of the offending field in every error. Unknown
+//! fields (Bifrost's `auth_config`, …) are ignored.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use keyward_plugin_api::{
     ffi::{ErrorCode, KeywardError},
     model::governance::{
         Budget, Customer, ModelConfig, ModelPrice, PricingOverride, ProviderGovernance, RateLimit,
-        Team, UnknownModelPricing, VirtualKey,
+        RoutingRule, Team, UnknownModelPricing, VirtualKey,
     },
 };
 use serde::Deserialize;
@@ -45,6 +45,13 @@ pub struct PluginConfig {
     /// Scoped price patches (`governance.pricing_overrides`).
     #[serde(default)]
     pub pricing_overrides: Option<Vec<PricingOverride>>,
+    /// CEL-conditioned routing to other providers and models (`governance.routing_rules`).
+    #[serde(default)]
+    pub routing_rules: Option<Vec<RoutingRule>>,
+    /// How many chained routing rules one request may pass through (Bifrost's
+    /// `client.routing_chain_max_depth`, given by the host; default 10).
+    #[serde(default)]
+    pub routing_chain_max_depth: Option<u64>,
     /// Whether a request without a virtual key is refused (`virtual_key_required`).
     #[serde(default)]
     pub enforce_virtual_keys: bool,

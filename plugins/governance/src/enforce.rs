@@ -14,12 +14,14 @@
 
 use abi_stable::std_types::ROption;
 use keyward_plugin_api::ffi::{
-    ErrorCode, KeywardError, Reservation, ReserveRequest, Settlement, Usage,
+    ErrorCode, ExtensionKey, KeywardError, RequestKind, Reservation, ReserveRequest, Settlement,
+    Usage,
 };
 
 use crate::{
     engine::Engine,
     policy::{CounterKind, Path, Step},
+    price_overrides::request_types_of,
     reservations::{Finish, NONE, Open},
 };
 
@@ -56,9 +58,17 @@ impl Engine {
         let path = self.path_of(key, config);
         let scoped = self.policy.keys.get(key as usize).map(|k| &k.model_configs);
         let model_limits = self.policy.model_limits.matching(scoped, provider, model);
-        let price = self
-            .policy
-            .price_of(request.virtual_key_id.as_str(), provider, model);
+        let kind = request
+            .extensions
+            .number(ExtensionKey::REQUEST_KIND)
+            .and_then(|kind| u8::try_from(kind).ok())
+            .map(RequestKind);
+        let price = self.policy.price_of(
+            request.virtual_key_id.as_str(),
+            provider,
+            model,
+            request_types_of(kind),
+        );
         let has_budgets = path.has_budgets
             || model_limits
                 .all()

@@ -29,6 +29,7 @@ pub mod price_overrides;
 pub mod prices;
 pub mod reservations;
 pub mod roles;
+pub mod routing;
 pub mod shadow;
 pub mod smoothing;
 pub mod state;

@@ -155,6 +155,14 @@ pub struct KeyPolicy {
     pub any_provider_path: Path,
     /// Its scoped model configs (`scope: "virtual_key"`).
     pub model_configs: crate::model_limits::ModelTable,
+    /// Its team's id (empty: no team), for routing rules.
+    pub team_id: String,
+    /// Its team's name.
+    pub team_name: String,
+    /// Its customer's id (its own, or its team's; empty: none), for routing rules.
+    pub customer_id: String,
+    /// Its customer's name.
+    pub customer_name: String,
 }
 
 impl KeyPolicy {
@@ -213,20 +221,23 @@ pub struct Policy {
     pub model_limits: crate::model_limits::ModelLimits,
     /// Scoped price patches (`pricing_overrides`).
     pub price_overrides: crate::price_overrides::PriceOverrides,
+    /// Routing rules (`routing_rules`).
+    pub routing: crate::routing::table::RoutingTable,
 }
 
 impl Policy {
-    /// The price of `model` on `provider` for virtual key `key_id` (empty: none): the
-    /// override that applies, else the table's.
+    /// The price of `model` on `provider` for virtual key `key_id` (empty: none) and a request
+    /// of `types`: the override that applies, else the table's.
     #[inline]
     pub fn price_of(
         &self,
         key_id: &str,
         provider: &str,
         model: &str,
+        types: crate::price_overrides::RequestTypes,
     ) -> Option<crate::prices::Price> {
         self.price_overrides
-            .price(&self.prices, key_id, provider, model)
+            .price(&self.prices, key_id, provider, model, types)
     }
 }
 

@@ -5,44 +5,93 @@
 //! this provider, the virtual key, the provider, global — and within one scope an exact pattern
 //! before wildcards, a longer wildcard prefix before a shorter one, in configuration order
 //! otherwise. The first match is applied alone, over the model's base price (none: a price of
-//! zero for the fields the patch leaves out). Overrides scoped to a provider key are warned and
-//! not applied: keyward prices a request before a key is chosen.
+//! zero for the fields the patch leaves out). An override applies to the request types it names
+//! (`request_types`, a stream counting as its base type); a request whose type the host does not
+//! say meets every override. Overrides scoped to a provider key are warned and not applied:
+//! keyward prices a request before a key is chosen.
 
+use keyward_plugin_api::{ffi::RequestKind, model::governance::pricing_override::REQUEST_TYPES};
 use rustc_hash::FxHashMap;
 
 use crate::prices::{Price, PricePatch, PriceTable};
 
+/// A set of request types, one bit per entry of [`REQUEST_TYPES`].
+pub type RequestTypes = u32;
+
+/// Every request type.
+pub const ALL_REQUEST_TYPES: RequestTypes = RequestTypes::MAX;
+
+/// The bit of one of [`REQUEST_TYPES`] (none for a name it does not list).
+pub fn request_type_bit(name: &str) -> RequestTypes {
+    REQUEST_TYPES
+        .iter()
+        .position(|known| *known == name)
+        .map_or(0, |at| 1 << at)
+}
+
+/// The request types a request of `kind` is, for matching overrides (`None`, or a kind with no
+/// single type: every type).
+pub fn request_types_of(kind: Option<RequestKind>) -> RequestTypes {
+    let name = match kind {
+        Some(RequestKind::CHAT_COMPLETION) => "chat_completion",
+        Some(RequestKind::TEXT_COMPLETION) => "text_completion",
+        Some(RequestKind::EMBEDDING) => "embedding",
+        Some(RequestKind::RESPONSES) => "responses",
+        Some(RequestKind::IMAGE) => "image_generation",
+        Some(RequestKind::AUDIO) => {
+            return request_type_bit("speech") | request_type_bit("transcription");
+        }
+        _ => return ALL_REQUEST_TYPES,
+    };
+    request_type_bit(name)
+}
+
 /// The overrides of one scope.
 #[derive(Debug, Default)]
 pub struct OverrideSet {
-    exact: FxHashMap<Box<str>, PricePatch>,
+    /// By model name, each with the request types it prices, in configuration order.
+    exact: FxHashMap<Box<str>, Vec<(RequestTypes, PricePatch)>>,
     /// Longest prefix first.
-    wildcard: Vec<(Box<str>, PricePatch)>,
+    wildcard: Vec<(Box<str>, RequestTypes, PricePatch)>,
 }
 
 impl OverrideSet {
-    /// Adds an override: an exact model name, or a wildcard prefix.
-    pub fn insert(&mut self, pattern: &str, wildcard: bool, patch: PricePatch) {
+    /// Adds an override for the request types `types`: an exact model name, or a wildcard
+    /// prefix.
+    pub fn insert(
+        &mut self,
+        pattern: &str,
+        wildcard: bool,
+        patch: PricePatch,
+        types: RequestTypes,
+    ) {
         if wildcard {
             let at = self
                 .wildcard
                 .iter()
-                .position(|(prefix, _)| prefix.len() < pattern.len())
+                .position(|(prefix, ..)| prefix.len() < pattern.len())
                 .unwrap_or(self.wildcard.len());
-            self.wildcard.insert(at, (pattern.into(), patch));
+            self.wildcard.insert(at, (pattern.into(), types, patch));
         } else {
-            self.exact.entry(pattern.into()).or_insert(patch);
+            self.exact
+                .entry(pattern.into())
+                .or_default()
+                .push((types, patch));
         }
     }
 
     #[inline]
-    fn find(&self, model: &str) -> Option<&PricePatch> {
-        self.exact.get(model).or_else(|| {
-            self.wildcard
-                .iter()
-                .find(|(prefix, _)| model.starts_with(&**prefix))
-                .map(|(_, patch)| patch)
-        })
+    fn find(&self, model: &str, types: RequestTypes) -> Option<&PricePatch> {
+        self.exact
+            .get(model)
+            .and_then(|entries| entries.iter().find(|(t, _)| t & types != 0))
+            .map(|(_, patch)| patch)
+            .or_else(|| {
+                self.wildcard
+                    .iter()
+                    .find(|(prefix, t, _)| t & types != 0 && model.starts_with(&**prefix))
+                    .map(|(.., patch)| patch)
+            })
     }
 }
 
@@ -66,8 +115,8 @@ impl PriceOverrides {
         self.any = true;
     }
 
-    /// The price of `model` on `provider` for virtual key `key_id` (empty: none): the first
-    /// override that applies, over the base price; else the base price.
+    /// The price of `model` on `provider` for virtual key `key_id` (empty: none) and a request
+    /// of `types`: the first override that applies, over the base price; else the base price.
     #[inline]
     pub fn price(
         &self,
@@ -75,6 +124,7 @@ impl PriceOverrides {
         key_id: &str,
         provider: &str,
         model: &str,
+        types: RequestTypes,
     ) -> Option<Price> {
         let base = prices.lookup(provider, model);
         if !self.any {
@@ -92,7 +142,7 @@ impl PriceOverrides {
         ]
         .into_iter()
         .flatten()
-        .find_map(|set| set.find(model));
+        .find_map(|set| set.find(model, types));
         match found {
             Some(patch) => Some(Price::patched(base, patch)),
             None => base,

@@ -167,7 +167,7 @@ async fn forward_in_span(
         Err(error) => return Answered::error(&error, metrics),
     };
     let request = match InferenceRequest::parse(kind, &body) {
-        Ok(request) => request,
+        Ok(request) => request.with_query(parts.uri.query()),
         Err(error) => return Answered::error(&error, metrics),
     };
     let mut session =

@@ -569,6 +569,21 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
         &mut compiled,
         &key_index,
     )?;
+    name_owners(&mut compiled, keys, &teams, &customers);
+    let routing = crate::routing::table::RoutingTable::compile(
+        config.routing_rules.as_deref().unwrap_or(&[]),
+        config.routing_chain_max_depth,
+        &crate::routing::table::Owners {
+            keys: keys.iter().map(|k| k.id.as_str()).collect(),
+            teams: teams.keys().copied().collect(),
+            customers: customers.keys().copied().collect(),
+            providers: config
+                .provider_models
+                .as_ref()
+                .map(|known| known.keys().map(String::as_str).collect()),
+        },
+        &mut warnings,
+    )?;
     check_owners_exist(
         &builder.owned,
         keys,
@@ -595,7 +610,33 @@ pub fn compile(config: &PluginConfig, now: u64) -> Result<Policy> {
             .map_err(|reason| invalid("provider_models", reason))?,
         model_limits,
         price_overrides,
+        routing,
     })
+}
+
+/// Gives each compiled key its team's and customer's ids and names (what routing rules read):
+/// the key's team and that team's customer, or the key's own customer.
+fn name_owners(
+    compiled: &mut [KeyPolicy],
+    keys: &[VirtualKey],
+    teams: &HashMap<&str, (&Team, String)>,
+    customers: &HashMap<&str, (&Customer, String)>,
+) {
+    for (policy, key) in compiled.iter_mut().zip(keys) {
+        let team = key.team_id.as_deref().and_then(|id| teams.get(id));
+        if let Some((team, _)) = team {
+            policy.team_id.clone_from(&team.id);
+            policy.team_name.clone_from(&team.name);
+        }
+        let customer_id = match team {
+            Some((team, _)) => team.customer_id.as_deref(),
+            None => key.customer_id.as_deref(),
+        };
+        if let Some((customer, _)) = customer_id.and_then(|id| customers.get(id)) {
+            policy.customer_id.clone_from(&customer.id);
+            policy.customer_name.clone_from(&customer.name);
+        }
+    }
 }
 
 /// In Bifrost v1.5 an empty allow-list allows nothing, where it allowed everything before: one
@@ -803,5 +844,9 @@ fn compile_key<'c>(
         by_weight,
         any_provider_path: path_through(&upper),
         model_configs: Default::default(),
+        team_id: String::new(),
+        team_name: String::new(),
+        customer_id: String::new(),
+        customer_name: String::new(),
     })
 }

@@ -7,8 +7,9 @@ use abi_stable::std_types::{ROption, RSlice, RStr};
 use keyward_governance::build_role_set;
 use keyward_plugin_api::{
     ffi::{
-        AuthorizeRequest, AuthorizerBox, EnforcerBox, ErrorCode, Header, KeywardError, RequestKind,
-        Reservation, ReserveRequest, RoleMask, Settlement, Usage, UsageEstimate,
+        AuthorizeRequest, AuthorizerBox, EnforcerBox, ErrorCode, Extension, ExtensionKey,
+        Extensions, Header, KeywardError, RequestKind, Reservation, ReserveRequest, RoleMask,
+        Settlement, Usage, UsageEstimate,
     },
     hosts::ManualHost,
 };
@@ -25,6 +26,10 @@ pub struct Admitted {
     pub allowed_key_ids: Option<Vec<String>>,
     pub fallbacks: Vec<String>,
     pub would_deny: ErrorCode,
+    /// What a routing rule changed: the model, the rule's id, a pinned key.
+    pub routed_model: Option<String>,
+    pub routing_rule: Option<String>,
+    pub routed_key: Option<String>,
 }
 
 pub struct Harness {
@@ -92,8 +97,20 @@ impl Harness {
         provider: Option<&str>,
         model: &str,
     ) -> Result<Admitted, KeywardError> {
+        self.authorize_told(request_id, headers, provider, model, &[])
+    }
+
+    /// [`Self::authorize_with`] with extensions (stream, query, fallback attempt).
+    pub fn authorize_told(
+        &self,
+        request_id: u64,
+        headers: &[Header<'_>],
+        provider: Option<&str>,
+        model: &str,
+        told: &[Extension<'_>],
+    ) -> Result<Admitted, KeywardError> {
         let request = AuthorizeRequest {
-            extensions: Default::default(),
+            extensions: Extensions::new(told),
             request_id,
             headers: RSlice::from_slice(headers),
             provider: provider.map(RStr::from_str).into(),
@@ -118,6 +135,18 @@ impl Harness {
                     .map(|s| s.to_string())
                     .collect(),
                 would_deny: a.would_deny,
+                routed_model: a
+                    .extensions
+                    .text(ExtensionKey::ROUTED_MODEL)
+                    .map(str::to_owned),
+                routing_rule: a
+                    .extensions
+                    .text(ExtensionKey::ROUTING_RULE)
+                    .map(str::to_owned),
+                routed_key: a
+                    .extensions
+                    .text(ExtensionKey::ROUTED_KEY)
+                    .map(str::to_owned),
             })
     }
 

@@ -1,18 +1,24 @@
 //! Bifrost's routes for the governance lists keyward keeps as documents of the `governance`
-//! block: `/api/governance/model-configs[/{id}]` (`model_configs`) and
-//! `/api/governance/pricing-overrides[/{id}]` (`pricing_overrides`), and
+//! block: `/api/governance/model-configs[/{id}]` (`model_configs`),
+//! `/api/governance/pricing-overrides[/{id}]` (`pricing_overrides`),
 //! `/api/governance/providers[/{name}]` (`providers`: a provider's own budget and rate limit,
-//! named by the provider; `PUT` creates or updates, there is no `POST`, as in Bifrost). List
-//! (`{model_configs, total_count}`), read (`{model_config}`), create (an id is generated when
-//! missing; 409 when it exists), update (fields sent replace the stored ones, `null` clears),
+//! named by the provider; `PUT` creates or updates, there is no `POST`, as in Bifrost) and the
+//! routing rules, at `/api/routing/rules[/{id}]` and Bifrost's older alias
+//! `/api/governance/routing-rules[/{id}]` (`routing_rules`). List (`{model_configs,
+//! total_count}`; routing rules `{rules, count, total_count, limit, offset}`, filtered by `scope`
+//! and `scope_id`, paged by `limit`, `offset` and a name `search`), read (`{model_config}`,
+//! `{rule}`), create (an id is generated when missing — always, for a routing rule, as Bifrost
+//! does; 409 when it exists), update (fields sent replace the stored ones, `null` clears),
 //! delete. The governance plugin checks every change (a bad entry is refused naming its path)
 //! before it is saved. A pricing override's `patch` object (Bifrost's API form) is stored as
 //! its `pricing_patch` string, as Bifrost's file form has it. Deleting a model config deletes the
-//! budgets that name it as their owner.
+//! budgets that name it as their owner. A global routing rule keeps no `scope_id`.
+
+use std::collections::HashMap;
 
 use axum::{
     Json, Router,
-    extract::{Path, State},
+    extract::{Path, Query, State},
     routing::get,
 };
 use keyward_host_core::config::HostConfig;
@@ -30,34 +36,54 @@ use crate::http::{
 #[derive(Clone, Copy)]
 struct List {
     field: &'static str,
+    /// The list's name in a list answer.
+    many: &'static str,
     one: &'static str,
     label: &'static str,
     /// The field that names an entry (`id`, or a provider entry's `name`).
     key: &'static str,
     /// Whether `PUT` creates a missing entry.
     upsert: bool,
+    /// Whether the list answer is Bifrost's paged shape (`count`, `limit`, `offset`, filters)
+    /// and a created entry always gets a fresh id (routing rules).
+    paged: bool,
 }
 
 const MODEL_CONFIGS: List = List {
     field: "model_configs",
+    many: "model_configs",
     one: "model_config",
     label: "Model config",
     key: "id",
     upsert: false,
+    paged: false,
 };
 const PRICING_OVERRIDES: List = List {
     field: "pricing_overrides",
+    many: "pricing_overrides",
     one: "pricing_override",
     label: "Pricing override",
     key: "id",
     upsert: false,
+    paged: false,
 };
 const PROVIDERS: List = List {
     field: "providers",
+    many: "providers",
     one: "provider",
     label: "Provider governance",
     key: "name",
     upsert: true,
+    paged: false,
+};
+const ROUTING_RULES: List = List {
+    field: "routing_rules",
+    many: "rules",
+    one: "rule",
+    label: "Routing rule",
+    key: "id",
+    upsert: false,
+    paged: true,
 };
 
 /// The routes of this module.
@@ -66,11 +92,13 @@ pub fn routes() -> Router<AppState> {
     for (path, list) in [
         ("/api/governance/model-configs", MODEL_CONFIGS),
         ("/api/governance/pricing-overrides", PRICING_OVERRIDES),
+        ("/api/routing/rules", ROUTING_RULES),
+        ("/api/governance/routing-rules", ROUTING_RULES),
     ] {
         router = router
             .route(
                 path,
-                get(move |state| list_all(state, list))
+                get(move |state, query| list_all(state, query, list))
                     .post(move |state, body| create(state, body, list)),
             )
             .route(
@@ -83,7 +111,7 @@ pub fn routes() -> Router<AppState> {
     router
         .route(
             "/api/governance/providers",
-            get(move |state| list_all(state, PROVIDERS)),
+            get(move |state, query| list_all(state, query, PROVIDERS)),
         )
         .route(
             "/api/governance/providers/{id}",
@@ -144,13 +172,68 @@ fn entry_of(body: Value, list: List) -> Result<Map<String, Value>, ApiError> {
     for stamp in ["created_at", "updated_at"] {
         fields.remove(stamp);
     }
+    if list.paged
+        && fields.get("scope").and_then(Value::as_str) == Some("global")
+        && fields.get("scope_id").is_some_and(Value::is_string)
+    {
+        // Bifrost keeps no scope_id for a global rule: one sent is cleared (a `null` sent, or
+        // none, leaves the stored rule as it is).
+        fields.insert("scope_id".to_owned(), Value::Null);
+    } else if list.paged && fields.get("scope_id") == Some(&Value::Null) {
+        fields.remove("scope_id");
+    }
     Ok(fields)
 }
 
-async fn list_all(State(state): State<AppState>, list: List) -> Json<Value> {
+async fn list_all(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    list: List,
+) -> Result<Json<Value>, ApiError> {
     let config = state.store.snapshot();
     let all = items(&config, list);
-    Json(json!({ list.field: all, "total_count": all.len() }))
+    if !list.paged {
+        return Ok(Json(json!({ list.many: all, "total_count": all.len() })));
+    }
+    let field_is = |item: &Value, field: &str, wanted: Option<&String>| {
+        wanted.is_none_or(|w| item.get(field).and_then(Value::as_str).unwrap_or("") == w)
+    };
+    let search = query.get("search").map(|s| s.to_lowercase());
+    let matching: Vec<&Value> = all
+        .iter()
+        .filter(|item| field_is(item, "scope", query.get("scope")))
+        .filter(|item| field_is(item, "scope_id", query.get("scope_id")))
+        .filter(|item| {
+            search.as_deref().is_none_or(|s| {
+                let name = item.get("name").and_then(Value::as_str).unwrap_or("");
+                name.to_lowercase().contains(s)
+            })
+        })
+        .collect();
+    let number = |name: &str| -> Result<Option<usize>, ApiError> {
+        query
+            .get(name)
+            .map(|text| {
+                text.parse::<usize>().map_err(|_| {
+                    ApiError::bad_request(
+                        name,
+                        format!("Invalid {name} parameter: must be a non-negative number"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let total = matching.len();
+    let offset = number("offset")?.unwrap_or(0).min(total);
+    let limit = number("limit")?.unwrap_or(total).min(total - offset);
+    let page = &matching[offset..offset + limit];
+    Ok(Json(json!({
+        list.many: page,
+        "count": page.len(),
+        "total_count": total,
+        "limit": limit,
+        "offset": offset,
+    })))
 }
 
 async fn read(
@@ -174,6 +257,7 @@ async fn create(
 ) -> Result<Json<Value>, ApiError> {
     let mut fields = entry_of(body, list)?;
     let id = match fields.get("id") {
+        _ if list.paged => fresh_id(),
         Some(Value::String(id)) if !id.is_empty() => id.clone(),
         None => fresh_id(),
         Some(_) => return Err(ApiError::bad_request("id", "id must be a non-empty string")),

@@ -5,7 +5,11 @@ use keyward_plugin_api::{
     model::governance::{MatchType, OverrideScope, PricingOverride, VirtualKey},
 };
 
-use crate::{config::invalid, price_overrides::PriceOverrides, prices::PricePatch};
+use crate::{
+    config::invalid,
+    price_overrides::{PriceOverrides, request_type_bit},
+    prices::PricePatch,
+};
 
 /// The overrides, and one warning per entry or field not applied.
 pub(super) fn compile_price_overrides(
@@ -69,7 +73,11 @@ pub(super) fn compile_price_overrides(
                 continue;
             }
         };
-        set.insert(prefix, wildcard, patch);
+        let types = entry
+            .request_types
+            .iter()
+            .fold(0, |types, name| types | request_type_bit(name));
+        set.insert(prefix, wildcard, patch, types);
         overrides.mark_used();
     }
     Ok(overrides)
