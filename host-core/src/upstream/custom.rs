@@ -16,19 +16,7 @@ use serde_json::Value;
 
 use crate::{config::ProviderConfig, error::GatewayError};
 
-/// Bifrost's name of a request type.
-pub fn request_type(kind: RequestKind, stream: bool) -> &'static str {
-    match (kind, stream) {
-        (RequestKind::CHAT_COMPLETION, false) => "chat_completion",
-        (RequestKind::CHAT_COMPLETION, true) => "chat_completion_stream",
-        (RequestKind::TEXT_COMPLETION, false) => "text_completion",
-        (RequestKind::TEXT_COMPLETION, true) => "text_completion_stream",
-        (RequestKind::EMBEDDING, _) => "embedding",
-        (RequestKind::RESPONSES, false) => "responses",
-        (RequestKind::RESPONSES, true) => "responses_stream",
-        _ => "passthrough",
-    }
-}
+pub use keyward_plugin_api::model::request_type::request_type;
 
 /// Where a path override sends a request.
 #[derive(Clone, Debug, PartialEq, Eq)]

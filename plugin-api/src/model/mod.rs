@@ -7,9 +7,11 @@
 //! - [`weight`]: the fixed-point [`Weight`](weight::Weight).
 //! - [`allow_lists`]: what an empty allow-list means (the file's `version`).
 //! - [`kept`]: a key document's fields keyward does not read, kept and shown redacted.
+//! - [`request_type`]: Bifrost's names of request types.
 
 pub mod allow_lists;
 pub mod kept;
+pub mod request_type;
 pub mod secret;
 pub mod weight;
 

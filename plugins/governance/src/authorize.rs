@@ -18,8 +18,11 @@
 //! logged and reported in `would_deny`, and the request is admitted.
 
 use abi_stable::std_types::{ROption, RStr};
-use keyward_plugin_api::ffi::{
-    Admission, AuthorizeRequest, ErrorCode, ExtensionKey, Extensions, Fallbacks, KeywardError,
+use keyward_plugin_api::{
+    ffi::{
+        Admission, AuthorizeRequest, ErrorCode, ExtensionKey, Extensions, Fallbacks, KeywardError,
+    },
+    model::request_type::request_type,
 };
 
 use crate::{
@@ -27,7 +30,7 @@ use crate::{
     headers::find_virtual_key,
     policy::{KeyPolicy, Path, ProviderPolicy},
     price_overrides::ALL_REQUEST_TYPES,
-    routing::decide::{Decision, RouteRequest, request_type},
+    routing::decide::{Decision, RouteRequest},
 };
 
 fn admission<'a>(virtual_key_id: &'a str, provider: RStr<'a>) -> Admission<'a> {

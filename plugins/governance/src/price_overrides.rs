@@ -10,7 +10,10 @@
 //! say meets every override. Overrides scoped to a provider key are warned and not applied:
 //! keyward prices a request before a key is chosen.
 
-use keyward_plugin_api::{ffi::RequestKind, model::governance::pricing_override::REQUEST_TYPES};
+use keyward_plugin_api::{
+    ffi::RequestKind,
+    model::{governance::pricing_override::REQUEST_TYPES, request_type::request_type},
+};
 use rustc_hash::FxHashMap;
 
 use crate::prices::{Price, PricePatch, PriceTable};
@@ -32,18 +35,15 @@ pub fn request_type_bit(name: &str) -> RequestTypes {
 /// The request types a request of `kind` is, for matching overrides (`None`, or a kind with no
 /// single type: every type).
 pub fn request_types_of(kind: Option<RequestKind>) -> RequestTypes {
-    let name = match kind {
-        Some(RequestKind::CHAT_COMPLETION) => "chat_completion",
-        Some(RequestKind::TEXT_COMPLETION) => "text_completion",
-        Some(RequestKind::EMBEDDING) => "embedding",
-        Some(RequestKind::RESPONSES) => "responses",
-        Some(RequestKind::IMAGE) => "image_generation",
-        Some(RequestKind::AUDIO) => {
-            return request_type_bit("speech") | request_type_bit("transcription");
-        }
-        _ => return ALL_REQUEST_TYPES,
-    };
-    request_type_bit(name)
+    match kind {
+        // The audio route serves speech and transcriptions alike.
+        Some(RequestKind::AUDIO) => request_type_bit("speech") | request_type_bit("transcription"),
+        Some(kind) => match request_type_bit(request_type(kind, false)) {
+            0 => ALL_REQUEST_TYPES,
+            bit => bit,
+        },
+        None => ALL_REQUEST_TYPES,
+    }
 }
 
 /// The overrides of one scope.

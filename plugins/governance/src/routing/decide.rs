@@ -6,7 +6,7 @@
 //! last match decides everything. Nothing is allocated unless an expression reads `params`
 //! (then the query string is decoded once per request).
 
-use keyward_plugin_api::ffi::{Extension, Fallbacks, Header, RequestKind};
+use keyward_plugin_api::ffi::{Extension, Fallbacks, Header};
 
 use super::{
     cel::{MapVar, Var, Variables},
@@ -24,7 +24,8 @@ pub struct RouteRequest<'a> {
     pub provider: Option<&'a str>,
     /// The model as requested.
     pub model: &'a str,
-    /// Bifrost's request type (`chat_completion`, `chat_completion_stream`, …).
+    /// Bifrost's request type (`chat_completion`, `chat_completion_stream`, …; see
+    /// [`request_type`](keyward_plugin_api::model::request_type::request_type)).
     pub request_type: &'static str,
     /// The request headers (lower-case names).
     pub headers: &'a [Header<'a>],
@@ -45,23 +46,6 @@ pub struct Decision<'a> {
     pub extensions: &'a [Extension<'static>],
     /// The rule's fallbacks (empty: the virtual key's).
     pub fallbacks: &'a Fallbacks<'static>,
-}
-
-/// Bifrost's name of a request type (a stream has its own).
-pub fn request_type(kind: RequestKind, stream: bool) -> &'static str {
-    match (kind, stream) {
-        (RequestKind::CHAT_COMPLETION, false) => "chat_completion",
-        (RequestKind::CHAT_COMPLETION, true) => "chat_completion_stream",
-        (RequestKind::TEXT_COMPLETION, false) => "text_completion",
-        (RequestKind::TEXT_COMPLETION, true) => "text_completion_stream",
-        (RequestKind::RESPONSES, false) => "responses",
-        (RequestKind::RESPONSES, true) => "responses_stream",
-        (RequestKind::EMBEDDING, _) => "embedding",
-        (RequestKind::BATCH, _) => "batch",
-        (RequestKind::IMAGE, _) => "image_generation",
-        (RequestKind::AUDIO, _) => "transcription",
-        _ => "",
-    }
 }
 
 /// The variables of one chain step.
