@@ -70,3 +70,37 @@ fn metrics_health_and_logs_after_traffic() {
         assert!(!text.contains(secret), "a secret in the metrics: {secret}");
     }
 }
+
+#[test]
+fn metrics_can_be_kept_to_the_admin() {
+    let mock = MockUpstream::start();
+    let mut config = proxy_config(&mock);
+    config["admin"] = json!({"metrics": "admin"});
+    let host = Host::start("metrics-admin", &config);
+    let open = host.request("GET", "/metrics", None, &[]);
+    assert_eq!(support::host::assert_envelope(&open, 401), "unauthorized");
+    assert_eq!(open.body["error"]["code"], "admin_token_required");
+    let virtual_key = host.request(
+        "GET",
+        "/metrics",
+        None,
+        &[("authorization", "Bearer sk-bf-budget-0123456789")],
+    );
+    assert_eq!(virtual_key.status, 401, "{}", virtual_key.text);
+    let admin = host.admin("GET", "/metrics", None);
+    assert_eq!(admin.status, 200, "{}", admin.text);
+    assert!(admin.text.contains("keyward_"), "{}", admin.text);
+    // An unknown value is refused at start, naming it.
+    let mut wrong = proxy_config(&mock);
+    wrong["admin"] = json!({"metrics": "everyone"});
+    let refused = Host::start_in({
+        let dir = support::host::scratch_dir("metrics-wrong");
+        std::fs::write(dir.join("config.json"), wrong.to_string()).unwrap();
+        dir
+    });
+    let error = refused.err().expect("refused at start");
+    assert!(
+        error.contains("admin") && error.contains("everyone"),
+        "{error}"
+    );
+}

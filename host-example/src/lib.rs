@@ -51,6 +51,7 @@ pub async fn run(args: Args) -> Result<(), String> {
     let cors = Arc::new(keyward_host_core::cors::CorsPolicy::from_client(
         &started.config.client.other,
     ));
+    let metrics_access = started.config.admin.metrics;
     let store = Arc::new(Store::new(
         started.config,
         started.plugins,
@@ -64,7 +65,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         max_body_bytes: max_body,
     };
     let admin = AdminAuth::new(started.admin_token, started.admin_basic);
-    let app = router(state, admin, cors, max_body);
+    let app = router(state, admin, metrics_access, cors, max_body);
     let snapshots = tokio::spawn(snapshot_usage_every_second(store.clone()));
     let reloads = tokio::spawn(reload_on_sighup(store.clone(), metrics));
     let served = serve::serve(

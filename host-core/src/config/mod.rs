@@ -200,13 +200,35 @@ pub struct AdminConfig {
     /// The environment variable holding the management API's bearer token.
     #[serde(default = "default_token_env")]
     pub token_env: String,
+    /// Who may read `GET /metrics` (it names virtual keys and their spend).
+    #[serde(default, skip_serializing_if = "MetricsAccess::is_open")]
+    pub metrics: MetricsAccess,
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         Self {
             token_env: default_token_env(),
+            metrics: MetricsAccess::Open,
         }
+    }
+}
+
+/// Who may read `GET /metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricsAccess {
+    /// Anyone who reaches the port (the default, for a scraper on a private network).
+    #[default]
+    Open,
+    /// Only the management API's credentials (the admin token, or `governance.auth_config`'s
+    /// Basic credentials): a scraper sends `Authorization: Bearer <admin token>`.
+    Admin,
+}
+
+impl MetricsAccess {
+    fn is_open(&self) -> bool {
+        *self == Self::Open
     }
 }
 

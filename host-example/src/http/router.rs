@@ -1,8 +1,10 @@
-//! The application router: health, `/metrics`, the inference routes ([`crate::http::proxy`]),
-//! the management API (`/api/*`, behind the admin middleware of [`crate::http::api::auth`]), and
-//! the fallbacks that answer unknown routes and methods in the error envelope.
+//! The application router: health, `/metrics` (open, or behind the admin middleware with
+//! `admin.metrics: "admin"`), the inference routes ([`crate::http::proxy`]), the management API
+//! (`/api/*`, behind the admin middleware of [`crate::http::api::auth`]), and the fallbacks that
+//! answer unknown routes and methods in the error envelope.
 
 use axum::{Router, http::StatusCode, middleware, response::IntoResponse, routing::get};
+use keyward_host_core::config::MetricsAccess;
 
 use crate::http::{
     api::{
@@ -19,23 +21,34 @@ use crate::http::{
 pub type App = Cors<Router>;
 
 /// The application router; request bodies are limited to `max_body_bytes`; cross-origin
-/// requests follow `cors` (the configuration's `client.allowed_origins`).
+/// requests follow `cors` (the configuration's `client.allowed_origins`); `/metrics` is read as
+/// `metrics_access` says.
 pub fn router(
     state: AppState,
     admin: AdminAuth,
+    metrics_access: MetricsAccess,
     cors: std::sync::Arc<keyward_host_core::cors::CorsPolicy>,
     max_body_bytes: usize,
 ) -> App {
-    let management = Router::new()
+    let scrape = Router::new().route("/metrics", get(metrics::scrape));
+    let mut management = Router::new()
         .merge(providers::routes())
         .merge(keys::routes())
         .merge(governance::routes())
         .merge(plugins::routes())
-        .merge(version::routes())
-        .route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
+        .merge(version::routes());
+    let open = match metrics_access {
+        MetricsAccess::Open => scrape,
+        MetricsAccess::Admin => {
+            management = management.merge(scrape);
+            Router::new()
+        }
+    };
+    let management =
+        management.route_layer(middleware::from_fn_with_state(admin, auth::require_admin));
     let routes = Router::new()
         .route("/health", get(health))
-        .route("/metrics", get(metrics::scrape))
+        .merge(open)
         .merge(proxy::routes())
         // The virtual key's own quota: the key is the credential, not the admin's.
         .merge(governance::quota::routes())
