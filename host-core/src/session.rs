@@ -56,7 +56,7 @@ mod upstream_error;
 pub use self::{
     ids::RequestIds,
     pinned::{PINNED_KEY_ID_HEADER, PINNED_KEY_NAME_HEADER, pinned_key},
-    upstream_error::{failure_of_status, timed_out, unreachable, upstream_error},
+    upstream_error::{failure_of_status, foreign_error, timed_out, unreachable, upstream_error},
 };
 
 /// What a session needs to make its next attempt.

@@ -10,7 +10,9 @@
 //! model `mock-status-NNN` answers status NNN with OpenAI's error shape and no usage, and
 //! `mock-no-usage` answers (or streams) without any usage, whatever the request asked;
 //! `mock-stall-body` sends its headers and half a JSON body, then nothing, and
-//! `mock-stall-stream` one event, then nothing (for the upstream timeouts).
+//! `mock-stall-stream` one event, then nothing (for the upstream timeouts); `mock-text-404`
+//! answers 404 with a plain-text body, as a wrong base URL behind a proxy does, and
+//! `mock-redirect` answers 302 to `https://example.invalid/moved`.
 //! `GET /mock/requests` lists what was received (path, model, credential, pinned-key headers);
 //! `DELETE /mock/requests` clears it.
 //!
@@ -264,6 +266,21 @@ async fn answer(
             }
             return response;
         }
+    }
+    if model == "mock-text-404" {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "404 page not found",
+        )
+            .into_response();
+    }
+    if model == "mock-redirect" {
+        return (
+            StatusCode::FOUND,
+            [(header::LOCATION, "https://example.invalid/moved")],
+        )
+            .into_response();
     }
     if model == "mock-stall-body" || model == "mock-stall-stream" {
         let (content_type, first) = if model == "mock-stall-body" {

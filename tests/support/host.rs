@@ -242,6 +242,8 @@ impl Host {
             if let Ok(address) = address_rx.recv_timeout(Duration::from_millis(50)) {
                 let agent = ureq::Agent::config_builder()
                     .http_status_as_error(false)
+                    // Answers are checked as the host sends them, redirects included.
+                    .max_redirects(0)
                     .timeout_global(Some(Duration::from_secs(20)))
                     .build()
                     .into();

@@ -233,3 +233,16 @@ fn a_pinned_key_never_falls_back_and_a_credential_refusal_does_not_either() {
         "a credential refusal is not a fallback's to cure"
     );
 }
+
+#[test]
+fn only_an_error_whose_body_is_not_a_json_object_is_foreign() {
+    use super::foreign_error;
+    let foreign = foreign_error("openai", 404, b"404 page not found").unwrap();
+    assert_eq!(foreign.status, 404);
+    assert_eq!(foreign.error_type, "upstream_error");
+    assert!(!foreign.is_gateway_error);
+    assert!(foreign_error("openai", 502, b"<html>bad gateway</html>").is_some());
+    assert!(foreign_error("openai", 400, br#"{"error": {"message": "bad"}}"#).is_none());
+    assert!(foreign_error("openai", 302, b"").is_none());
+    assert!(foreign_error("openai", 200, b"not json").is_none());
+}

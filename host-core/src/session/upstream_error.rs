@@ -53,6 +53,21 @@ pub fn upstream_error(
     refusal
 }
 
+/// The envelope for an upstream error answer (4xx, 5xx) that is relayed rather than retried
+/// but is not a JSON object — an HTML page or plain text from a proxy or a wrong base URL —
+/// which no client SDK can read; `None` for a success, a redirect, or an error in JSON (the
+/// provider's own shape, relayed as it is).
+pub fn foreign_error(provider: &str, status: u16, body: &[u8]) -> Option<GatewayError> {
+    if status < 400
+        || serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(body).is_ok()
+    {
+        return None;
+    }
+    let mut error = upstream_error(provider, status, None, b"");
+    error.message = format!("provider {provider} answered {status} with a body that is not JSON");
+    Some(error)
+}
+
 /// A transport failure: the provider could not be reached (retryable).
 pub fn unreachable(provider: &str) -> GatewayError {
     GatewayError::new(

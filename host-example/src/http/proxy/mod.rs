@@ -25,8 +25,8 @@ use keyward_host_core::{
     error::GatewayError,
     request::InferenceRequest,
     session::{
-        Attempt, AttemptContext, Outcome, Session, failure_of_status, timed_out, unreachable,
-        upstream_error,
+        Attempt, AttemptContext, Outcome, Session, failure_of_status, foreign_error, timed_out,
+        unreachable, upstream_error,
     },
     usage::{BodyFormat, UsageMeter},
 };
@@ -351,6 +351,10 @@ async fn relay(
     if let Some(content_type) = content_type {
         builder = builder.header(header::CONTENT_TYPE, content_type);
     }
+    // A redirect keeps where it points.
+    if let Some(location) = response.headers().get(header::LOCATION) {
+        builder = builder.header(header::LOCATION, location.clone());
+    }
     if meter.format() == BodyFormat::EventStream {
         let body = stream::metered_body(
             response.into_body(),
@@ -397,7 +401,14 @@ async fn relay(
     match read {
         Ok(collected) => {
             let bytes = collected.to_bytes();
+            let foreign = foreign_error(session.provider(), status.as_u16(), &bytes)
+                .map(|error| error.with_extra(session.request().extra(Some(session.provider()))));
             log_outcome(session.finish(status.as_u16(), meter.finish_whole(&bytes)));
+            if let Some(error) = foreign {
+                // Charged by the rule above (nothing, without a usage report); answered in
+                // the envelope, since no client can read an HTML or text error.
+                return envelope_response(&error);
+            }
             builder
                 .body(Body::from(bytes))
                 .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
