@@ -63,31 +63,50 @@ fn provider_prefixed_models_go_to_that_provider_and_the_prefix_is_removed() {
 fn streams_pass_through_and_ask_the_upstream_for_usage() {
     let mock = MockUpstream::start();
     let host = Host::start("proxy-stream", &proxy_config(&mock));
-    let reply = post(
-        &host,
-        "/v1/chat/completions",
-        json!({"model": "openai/gpt-4o-mini", "stream": true, "max_tokens": 20, "messages": []}),
-        "sk-bf-open-0123456789",
-    );
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    let events: Vec<&str> = reply
-        .text
-        .lines()
-        .filter(|l| l.starts_with("data: "))
-        .collect();
-    assert_eq!(*events.last().unwrap(), "data: [DONE]");
-    assert!(
-        reply.text.contains("\"usage\""),
-        "the usage chunk reaches the client: {}",
-        reply.text
-    );
-    assert!(reply.text.contains(" keyward mock."));
-    let received = mock.received();
-    assert_eq!(received[0]["stream"], true);
-    assert_eq!(
-        received[0]["include_usage"], true,
-        "the gateway asks for usage in the final chunk"
-    );
+    // No stream_options, `include_usage: false`, and `include_usage: true`: the upstream is
+    // asked for the usage each time (so the stream is charged what it used), and only the
+    // caller that asked gets the usage event.
+    for (options, asked) in [
+        (None, false),
+        (Some(json!({"include_usage": false})), false),
+        (Some(json!({"include_usage": true})), true),
+    ] {
+        mock.clear();
+        let spent_before = host.budget_usage("b-small");
+        let mut body = json!({"model": "openai/gpt-4o-mini", "stream": true, "max_tokens": 20, "messages": []});
+        if let Some(options) = &options {
+            body["stream_options"] = options.clone();
+        }
+        let reply = post(
+            &host,
+            "/v1/chat/completions",
+            body,
+            "sk-bf-budget-0123456789",
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        let events: Vec<&str> = reply
+            .text
+            .lines()
+            .filter(|l| l.starts_with("data: "))
+            .collect();
+        assert_eq!(*events.last().unwrap(), "data: [DONE]");
+        assert!(reply.text.contains(" keyward mock."));
+        let usage_event = events.iter().any(|e| e.contains("\"usage\":{"));
+        assert_eq!(
+            usage_event, asked,
+            "{options:?}: the usage event reaches the caller only when asked: {}",
+            reply.text
+        );
+        let received = mock.received();
+        assert_eq!(received[0]["stream"], true);
+        assert_eq!(
+            received[0]["include_usage"], true,
+            "{options:?}: the gateway asks for usage in the final chunk"
+        );
+        // The mock's usage (20 completion tokens at $0.01), not an estimate.
+        let spent = host.budget_usage("b-small") - spent_before;
+        assert!((spent - 0.20).abs() < 1e-9, "{options:?}: charged ${spent}");
+    }
 }
 
 #[test]

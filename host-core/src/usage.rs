@@ -16,6 +16,13 @@
 //! `reasoning_content` / `reasoning`, `refusal`, tool-call and function-call names and
 //! arguments, of `choices[].delta` and `choices[].message`; `choices[].text`; Responses `delta`
 //! events and output items), or from the body's bytes when its shape is not one of those.
+//!
+//! [`strip`]: the gateway's own usage event, removed from a stream whose caller did not ask
+//! for it.
+
+pub mod strip;
+
+pub use strip::UsageEventStrip;
 
 use std::borrow::Cow;
 

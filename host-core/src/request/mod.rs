@@ -2,7 +2,10 @@
 //! the kind (from the route), the model (`provider/model` or plain), whether it streams, the
 //! output-token cap and a size-based estimate of the prompt; and the body sent upstream, with
 //! the provider's model id spliced in place of the caller's and, for streams,
-//! `stream_options.include_usage` added so the final event carries the usage.
+//! `stream_options.include_usage` set so the final event carries the usage — whatever the
+//! caller asked: a stream the gateway cannot meter would be billed by estimate. When the caller
+//! did not ask for the usage event, [`InferenceRequest::strips_usage_event`] says so, and the
+//! host removes it from what it relays ([`crate::usage::UsageEventStrip`]).
 
 mod json_scan;
 
@@ -10,7 +13,7 @@ use std::borrow::Cow;
 
 use keyward_plugin_api::ffi::{RequestKind, UsageEstimate};
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde_json::Value;
 
 use self::json_scan::top_level_value;
 use crate::error::{ExtraFields, GatewayError};
@@ -41,8 +44,9 @@ struct Peek<'a> {
     n: Option<serde_json::Number>,
     #[serde(default)]
     best_of: Option<serde_json::Number>,
+    /// Read whole only when sent (streams); `null` reads as absent.
     #[serde(default)]
-    stream_options: Option<IgnoredAny>,
+    stream_options: Option<serde_json::Value>,
 }
 
 /// The parts of a request the gateway acts on.
@@ -65,7 +69,8 @@ pub struct InferenceRequest {
     /// The URL's query string as sent (no `?`), for routing rules that read `params`; `None`
     /// when the URL has none.
     pub query: Option<String>,
-    has_stream_options: bool,
+    /// Whether the caller asked for the usage event (`stream_options.include_usage: true`).
+    usage_asked: bool,
 }
 
 impl InferenceRequest {
@@ -126,8 +131,17 @@ impl InferenceRequest {
                 max_output_tokens: max_output_tokens.into(),
             },
             query: None,
-            has_stream_options: peek.stream_options.is_some(),
+            usage_asked: peek
+                .stream_options
+                .as_ref()
+                .is_some_and(|options| options["include_usage"] == true),
         })
+    }
+
+    /// Whether the stream's usage event is the gateway's own (it asked the upstream for it, the
+    /// caller did not): the host then removes it from what it relays.
+    pub fn strips_usage_event(&self) -> bool {
+        self.stream && !self.usage_asked
     }
 
     /// The request with the URL's query string (`None` or empty: none).
@@ -147,15 +161,16 @@ impl InferenceRequest {
 
     /// The body to send upstream, or `None` to send it as it came: `model` replaced by
     /// `provider_model` when `replace_model` (Azure takes the deployment in the URL instead)
-    /// and the value differs, and `stream_options.include_usage` added to a stream that sets no
-    /// `stream_options`. The rest of the body is kept byte for byte.
+    /// and the value differs, and `stream_options.include_usage: true` set on a stream that does
+    /// not ask for it (other `stream_options` fields kept). The rest of the body is kept byte
+    /// for byte.
     pub fn upstream_body(
         &self,
         body: &[u8],
         provider_model: &str,
         replace_model: bool,
     ) -> Option<Vec<u8>> {
-        let add_usage = self.stream && !self.has_stream_options;
+        let add_usage = self.stream && !self.usage_asked;
         let model_span = replace_model
             .then(|| top_level_value(body, "model"))
             .flatten()
@@ -169,10 +184,19 @@ impl InferenceRequest {
         // At most two edits, as (byte range replaced, replacement), applied in body order.
         let quoted = serde_json::to_string(provider_model).unwrap_or_else(|_| "\"\"".to_owned());
         let model_edit = model_span.map(|span| (span, quoted.as_bytes()));
+        let options_with_usage;
         let usage_edit: Option<(std::ops::Range<usize>, &[u8])> = if add_usage {
-            // `"stream_options": null` is replaced; no `stream_options` gets one, first.
+            // An object gets `include_usage: true` among its fields; `null` (or another value)
+            // is replaced; no `stream_options` gets one, first.
             Some(match top_level_value(body, "stream_options") {
-                Some(span) => (span, br#"{"include_usage":true}"#),
+                Some(span) => match serde_json::from_slice::<Value>(&body[span.clone()]) {
+                    Ok(Value::Object(mut options)) => {
+                        options.insert("include_usage".to_owned(), Value::Bool(true));
+                        options_with_usage = Value::Object(options).to_string();
+                        (span, options_with_usage.as_bytes())
+                    }
+                    _ => (span, br#"{"include_usage":true}"#),
+                },
                 None => {
                     let at = body.iter().position(|b| *b == b'{')? + 1;
                     (at..at, br#""stream_options":{"include_usage":true},"#)

@@ -82,8 +82,19 @@ fn the_upstream_body_replaces_the_model_and_asks_streams_for_usage() {
     assert_eq!(value["stream_options"]["include_usage"], true);
     assert_eq!(value["messages"][0]["content"], "\"model\"");
 
-    let kept = br#"{"model":"gpt-4o","stream_options":{"include_usage":false},"stream":true}"#;
-    assert_eq!(chat(kept).upstream_body(kept, "gpt-4o", true), None);
+    // A caller that declines the usage event is still metered: the upstream is asked for it,
+    // the caller's other options kept, and the host strips the event from what it relays.
+    let declined = br#"{"model":"gpt-4o","stream_options":{"include_usage":false,"include_obfuscation":true},"stream":true}"#;
+    let request = chat(declined);
+    assert!(request.strips_usage_event());
+    let out = request.upstream_body(declined, "gpt-4o", true).unwrap();
+    let value: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(value["stream_options"]["include_usage"], true);
+    assert_eq!(value["stream_options"]["include_obfuscation"], true);
+    // A caller that asks for it gets the body as sent, and the event.
+    let asked = br#"{"model":"gpt-4o","stream_options":{"include_usage":true},"stream":true}"#;
+    assert_eq!(chat(asked).upstream_body(asked, "gpt-4o", true), None);
+    assert!(!chat(asked).strips_usage_event());
     // Azure takes the deployment in the URL: the body keeps the caller's model.
     let azure = br#"{"model":"gpt-4o" , "n": 1}"#;
     assert_eq!(

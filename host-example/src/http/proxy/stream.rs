@@ -1,5 +1,7 @@
-//! The body of a streamed answer: passes the upstream's server-sent events through unchanged,
-//! feeds them to the session's usage meter, and finishes the session when the stream ends — or,
+//! The body of a streamed answer: passes the upstream's server-sent events through unchanged
+//! (but for the gateway's own usage event, when the caller did not ask for it:
+//! [`UsageEventStrip`]), feeds them to the session's usage meter, and finishes the session when
+//! the stream ends — or,
 //! when the client goes away, the upstream breaks, or no byte comes for the provider's
 //! `stream_idle_timeout_in_seconds`, with what was delivered so far (the core's charging rule
 //! decides what that costs). An idle stream is cut with an error, so the client sees it end
@@ -16,7 +18,10 @@ use bytes::Bytes;
 use futures_util::Stream;
 use hyper::body::Body as _;
 use hyper::body::Incoming;
-use keyward_host_core::{session::Session, usage::UsageMeter};
+use keyward_host_core::{
+    session::Session,
+    usage::{UsageEventStrip, UsageMeter},
+};
 use tokio::time::{Instant, Sleep};
 
 use super::Relaying;
@@ -27,6 +32,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 struct Metered {
     upstream: Incoming,
     relaying: Relaying,
+    /// Set when the usage event is the gateway's own.
+    strip: Option<UsageEventStrip>,
     idle_timeout: Duration,
     idle: Pin<Box<Sleep>>,
 }
@@ -54,7 +61,11 @@ impl Stream for Metered {
                 }
                 Poll::Ready(None) => {
                     self.relaying.finish();
-                    return Poll::Ready(None);
+                    let rest = self.strip.as_mut().map(UsageEventStrip::finish);
+                    return match rest {
+                        Some(rest) if !rest.is_empty() => Poll::Ready(Some(Ok(Bytes::from(rest)))),
+                        _ => Poll::Ready(None),
+                    };
                 }
                 Poll::Ready(Some(Err(error))) => {
                     self.relaying.finish();
@@ -65,7 +76,17 @@ impl Stream for Metered {
                         let next = Instant::now() + self.idle_timeout;
                         self.idle.as_mut().reset(next);
                         self.relaying.feed(&data);
-                        return Poll::Ready(Some(Ok(data)));
+                        let Some(strip) = self.strip.as_mut() else {
+                            return Poll::Ready(Some(Ok(data)));
+                        };
+                        match strip.pass(&data) {
+                            std::borrow::Cow::Borrowed(_) => return Poll::Ready(Some(Ok(data))),
+                            std::borrow::Cow::Owned(kept) if !kept.is_empty() => {
+                                return Poll::Ready(Some(Ok(Bytes::from(kept))));
+                            }
+                            // Everything held back or dropped: wait for more.
+                            std::borrow::Cow::Owned(_) => {}
+                        }
                     }
                 }
             }
@@ -82,8 +103,13 @@ pub fn metered_body(
     status: u16,
     idle_timeout: Duration,
 ) -> Body {
+    let strip = session
+        .request()
+        .strips_usage_event()
+        .then(UsageEventStrip::default);
     Body::from_stream(Metered {
         upstream,
+        strip,
         // Dropped with the body (the client left): what was delivered is charged.
         relaying: Relaying::new(session, meter, status),
         idle_timeout,
