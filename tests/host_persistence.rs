@@ -150,6 +150,17 @@ fn the_saved_configuration_and_its_directory_are_private() {
     let data = host.data_dir();
     assert_eq!(mode(&data.join("config.json")), 0o600);
     assert_eq!(mode(&data), 0o700);
+    // A data directory others may enter is kept as it is, and warned at start.
+    let mut host = host;
+    host.stop();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let host = host.restart();
+    assert_eq!(mode(&host.data_dir()), 0o755);
+    assert!(
+        host.logs().contains("chmod 700"),
+        "warned: {}",
+        host.logs()
+    );
 }
 
 #[test]

@@ -12,7 +12,8 @@
 //!   `response.completed` event);
 //!
 //! cached tokens are clamped to the input tokens; a `usage` with none of those counters reports
-//! nothing. Delivered output is counted from the text the answer carries (`content`,
+//! nothing, and so does one past [`MAX_PLAUSIBLE_TOKENS`] (a broken upstream's: charged as an
+//! answer without usage, not its absurd count). Delivered output is counted from the text the answer carries (`content`,
 //! `reasoning_content` / `reasoning`, `refusal`, tool-call and function-call names and
 //! arguments, of `choices[].delta` and `choices[].message`; `choices[].text`; Responses `delta`
 //! events and output items), or from the body's bytes when its shape is not one of those.
@@ -30,6 +31,10 @@ use keyward_plugin_api::ffi::Usage;
 use serde::Deserialize;
 
 use crate::request::estimated_tokens;
+
+/// The most tokens one request can plausibly use on either side (no model's context comes
+/// near it): a usage reporting more is an upstream's error, read as no usage at all.
+pub const MAX_PLAUSIBLE_TOKENS: u64 = 100_000_000;
 
 /// The most bytes buffered for a JSON body or one SSE line; past that the usage is unknown and
 /// the delivered bytes are counted instead.
@@ -369,7 +374,8 @@ struct Details {
 
 impl WireUsage {
     /// The usage, or `None` when no token counter is present (`"usage": {}`, only
-    /// `total_tokens`): that reports nothing, and the delivered output is charged instead.
+    /// `total_tokens`) or one is past [`MAX_PLAUSIBLE_TOKENS`]: that reports nothing, and the
+    /// delivered output is charged instead.
     fn to_usage(self) -> Option<Usage> {
         let counted = [
             self.prompt_tokens,
@@ -377,7 +383,9 @@ impl WireUsage {
             self.completion_tokens,
             self.output_tokens,
         ];
-        if counted.iter().all(Option::is_none) {
+        if counted.iter().all(Option::is_none)
+            || counted.iter().flatten().any(|&n| n > MAX_PLAUSIBLE_TOKENS)
+        {
             return None;
         }
         let input = self.prompt_tokens.or(self.input_tokens).unwrap_or(0);

@@ -130,3 +130,15 @@ fn reasoning_refusals_and_legacy_function_calls_count_as_delivered() {
     let metered = metered(BodyFormat::EventStream, stream, 11);
     assert_eq!(metered.delivered_output_tokens, 4, "16 bytes of text");
 }
+
+#[test]
+fn an_absurd_usage_is_no_usage_and_the_delivered_text_is_charged() {
+    let body = br#"{"choices": [{"message": {"content": "hello"}}], "usage": {"prompt_tokens": 10, "completion_tokens": 18446744073709551615}}"#;
+    let read = metered(BodyFormat::Json, body, body.len());
+    assert!(read.usage.is_none(), "{:?}", read.usage);
+    assert_eq!(read.delivered_output_tokens, 2, "hello: five bytes");
+    let plausible = br#"{"usage": {"prompt_tokens": 100000000, "completion_tokens": 1}}"#;
+    assert!(from_json(plausible).is_some());
+    let past = br#"{"usage": {"prompt_tokens": 100000001, "completion_tokens": 1}}"#;
+    assert!(from_json(past).is_none());
+}

@@ -37,7 +37,8 @@ pub struct Started {
 
 /// Loads the configuration, the plugins and the saved usage.
 pub fn start(args: &Args) -> Result<Started, String> {
-    // The data directory holds secrets: created 0700 (an existing one keeps its mode).
+    // The data directory holds secrets: created 0700 (an existing one keeps its mode, and a
+    // mode that lets others in is warned at start).
     std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
         .create(&args.data_dir)
         .map_err(|e| {
@@ -46,6 +47,16 @@ pub fn start(args: &Args) -> Result<Started, String> {
                 args.data_dir.display()
             )
         })?;
+    if let Ok(metadata) = std::fs::metadata(&args.data_dir) {
+        let mode = std::os::unix::fs::PermissionsExt::mode(&metadata.permissions()) & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                data_dir = %args.data_dir.display(),
+                mode = format!("{mode:o}"),
+                "the data directory holds secrets and others may read or enter it: chmod 700 it"
+            );
+        }
+    }
     let removed = remove_leftovers(&args.data_dir).unwrap_or(0);
     if removed > 0 {
         tracing::warn!(
