@@ -156,11 +156,7 @@ fn the_saved_configuration_and_its_directory_are_private() {
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
     let host = host.restart();
     assert_eq!(mode(&host.data_dir()), 0o755);
-    assert!(
-        host.logs().contains("chmod 700"),
-        "warned: {}",
-        host.logs()
-    );
+    assert!(host.logs().contains("chmod 700"), "warned: {}", host.logs());
 }
 
 #[test]

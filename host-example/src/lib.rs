@@ -63,6 +63,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         client: Arc::new(UpstreamClient::new(args.threading)),
         metrics: metrics.clone(),
         max_body_bytes: max_body,
+        bodies: Arc::new(http::body_budget::BodyBudget::new(max_body)),
     };
     let admin = AdminAuth::new(started.admin_token, started.admin_basic);
     let app = router(state, admin, metrics_access, cors, max_body);

@@ -5,6 +5,7 @@
 //! it.
 
 pub mod api;
+pub mod body_budget;
 pub mod client;
 pub mod cors;
 pub mod error;

@@ -15,4 +15,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The largest request body read (`client.max_request_body_size_mb`), in bytes.
     pub max_body_bytes: usize,
+    /// The memory the inference routes' request bodies may hold at once.
+    pub bodies: Arc<crate::http::body_budget::BodyBudget>,
 }

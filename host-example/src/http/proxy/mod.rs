@@ -162,6 +162,16 @@ async fn forward_in_span(
         discard_body(body, state.max_body_bytes).await;
         return Answered::error(&error, metrics);
     }
+    // Room in the body budget, held until the request is answered (the body is kept for
+    // retries); a declared length over the limit is refused before a byte is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let _held = match state.bodies.hold(declared).await {
+        Ok(held) => held,
+        Err(error) => return Answered::error(&error, metrics),
+    };
     let body = match read_body(body, state.max_body_bytes).await {
         Ok(body) => body,
         Err(error) => return Answered::error(&error, metrics),
