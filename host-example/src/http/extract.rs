@@ -1,5 +1,6 @@
 //! Request extractors that answer bad input in the error envelope, naming the field:
-//! [`JsonBody`] (path of the offending field, e.g. `weight` or `aliases.gpt-4o.model_id`) and
+//! [`JsonBody`] (path of the offending field, e.g. `weight` or `aliases.gpt-4o.model_id`; sizes
+//! bounded by [`crate::http::bounds`]) and
 //! [`RawQuery`] (the query string as pairs, parsed by each route with per-parameter errors).
 
 use axum::{
@@ -52,6 +53,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "body",
             "the request body must be a JSON document",
         ));
+    }
+    // The size bounds first, on any document that parses (one that does not is named below).
+    if let Ok(document) = serde_json::from_slice::<serde_json::Value>(bytes) {
+        crate::http::bounds::check(&document)?;
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {

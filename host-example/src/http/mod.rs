@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod body_budget;
+pub mod bounds;
 pub mod client;
 pub mod cors;
 pub mod error;
