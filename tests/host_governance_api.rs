@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::host::{Host, assert_envelope, test_config};
+use support::host::{Host, assert_envelope, read_json, test_config};
 
 fn names(reply: &Value) -> Vec<String> {
     reply["virtual_keys"]
@@ -208,6 +208,44 @@ fn a_virtual_key_lives_through_create_read_update_delete() {
         &host.admin("GET", &format!("/api/governance/virtual-keys/{id}"), None),
         404,
     );
+}
+
+#[test]
+fn a_redacted_form_of_another_virtual_key_is_not_taken_as_unchanged() {
+    let host = Host::start("vk-other-redacted", &test_config());
+    let shown = |id: &str| {
+        host.admin("GET", &format!("/api/governance/virtual-keys/{id}"), None)
+            .body["virtual_key"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let beta = shown("vk-beta");
+    let reply = host.admin(
+        "PUT",
+        "/api/governance/virtual-keys/vk-alpha",
+        Some(&json!({"value": beta})),
+    );
+    assert_envelope(&reply, 400);
+    assert_eq!(reply.body["error"]["param"], "value", "{}", reply.text);
+    let stored = |host: &Host| {
+        read_json(&host.data_dir().join("config.json"))["governance"]["virtual_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == "vk-alpha")
+            .map(|k| k["value"].clone())
+    };
+    // Its own redacted form keeps the value (and that saves what is stored).
+    let reply = host.admin(
+        "PUT",
+        "/api/governance/virtual-keys/vk-alpha",
+        Some(&json!({"value": shown("vk-alpha"), "description": "kept"})),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(stored(&host).unwrap(), "sk-bf-alpha-0123456789abcdef");
+    // 28 characters: the public prefix and 1 more (at most 28 / 4 = 7 shown).
+    assert_eq!(shown("vk-alpha"), format!("sk-bf-{}f", "*".repeat(21)));
 }
 
 #[test]

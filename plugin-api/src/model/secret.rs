@@ -10,29 +10,76 @@
 //! ```
 //! use keyward_plugin_api::model::secret::{Secret, redact};
 //!
-//! let key = Secret::new("sk-proj-abcdefghijklmnopqrstuvwxyz");
-//! assert_eq!(format!("{key}"), "sk-p************************wxyz");
-//! assert_eq!(redact("short"), "*****");
+//! // 48 characters: 12 may be shown, the public prefix `sk-proj-` and the last 4.
+//! let key = Secret::new("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD");
+//! assert_eq!(format!("{key}"), format!("sk-proj-{}ABCD", "*".repeat(36)));
+//! // 28 characters: 7 may be shown, `sk-` and the last 4.
+//! assert_eq!(redact("sk-openai-primary-0123456789"), format!("sk-{}6789", "*".repeat(21)));
+//! assert_eq!(redact("sk-0123456"), "**********");
 //! assert_eq!(redact(""), "");
 //! ```
+//!
+//! # The redacted form
+//!
+//! A value keeps its length (every hidden character is one `*`) and shows at most a quarter of
+//! its characters (rounded down), never more than a public prefix and 4 more:
+//!
+//! - values under [`REDACTION_MIN_SHOWN_LEN`] (12) characters show nothing: all `*`;
+//! - a known public prefix ([`PUBLIC_PREFIXES`]: `sk-bf-` of virtual keys, `sk-proj-`,
+//!   `sk-ant-`, `sk-`, …; the longest that fits in the quarter) is shown as it is;
+//! - then as many of the value's last characters as the quarter leaves, up to
+//!   [`REDACTION_TAIL`] (4): a generated virtual key (`sk-bf-` + a UUID, 42 characters) shows as
+//!   `sk-bf-` + 32 `*` + its last 4.
+//!
+//! The form is its own redaction (`redact(redact(x)) == redact(x)`), which is how
+//! [`looks_redacted`] recognises it when a client sends it back.
 
 use std::{cell::Cell, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
-/// How many `*` stand between the kept ends of a long secret.
-pub const REDACTION_STARS: usize = 24;
+/// Values shorter than this (in characters) are redacted to `*` only.
+pub const REDACTION_MIN_SHOWN_LEN: usize = 12;
 
-/// The redacted form of a secret: empty stays empty, 8 characters or fewer become all `*`,
-/// longer values keep their first 4 and last 4 characters around 24 `*`.
+/// The most characters of a value's end a redacted form shows.
+pub const REDACTION_TAIL: usize = 4;
+
+/// The public prefixes a redacted form may show: they name the kind of a key, the same for every
+/// key of that kind. `sk-bf-` is [`VIRTUAL_KEY_PREFIX`](crate::model::governance::virtual_key::VIRTUAL_KEY_PREFIX).
+pub const PUBLIC_PREFIXES: &[&str] = &[
+    crate::model::governance::virtual_key::VIRTUAL_KEY_PREFIX,
+    "sk-proj-",
+    "sk-svcacct-",
+    "sk-admin-",
+    "sk-ant-api03-",
+    "sk-ant-admin01-",
+    "sk-ant-",
+    "sk-or-v1-",
+    "sk-",
+];
+
+/// The redacted form of a secret (see the module docs): the same length, at most a quarter of
+/// the characters shown — a public prefix, then up to 4 of the last ones — and nothing of a
+/// value under 12 characters.
 pub fn redact(secret: &str) -> String {
     let count = secret.chars().count();
-    if count <= 8 {
+    if count < REDACTION_MIN_SHOWN_LEN {
         return "*".repeat(count);
     }
-    let head: String = secret.chars().take(4).collect();
-    let tail: String = secret.chars().skip(count - 4).collect();
-    format!("{head}{}{tail}", "*".repeat(REDACTION_STARS))
+    let shown = count / 4;
+    let prefix = PUBLIC_PREFIXES
+        .iter()
+        .filter(|p| secret.starts_with(**p) && p.chars().count() <= shown)
+        .max_by_key(|p| p.chars().count())
+        .copied()
+        .unwrap_or("");
+    let prefix_len = prefix.chars().count();
+    let tail_len = (shown - prefix_len).min(REDACTION_TAIL);
+    let tail: String = secret.chars().skip(count - tail_len).collect();
+    format!(
+        "{prefix}{}{tail}",
+        "*".repeat(count - prefix_len - tail_len)
+    )
 }
 
 /// `value` with the strings redacted that sit (at any depth) under a field `is_secret` names
@@ -119,16 +166,19 @@ impl Secret {
     }
 }
 
-/// Whether `candidate` looks like a redacted value (all `*`, or 4 + 24 `*` + 4).
+/// Whether `candidate` looks like a redacted value: it is its own redaction (the current form,
+/// see the module docs), or it has the form keyward showed before (4 characters, 24 `*`, 4
+/// characters), so that a client sending that back is refused rather than storing it as a secret.
 pub fn looks_redacted(candidate: &str) -> bool {
-    let chars: Vec<char> = candidate.chars().collect();
-    if chars.is_empty() {
+    if candidate.is_empty() {
         return false;
     }
-    if chars.len() <= 8 {
-        return chars.iter().all(|c| *c == '*');
+    if redact(candidate) == candidate {
+        return true;
     }
-    chars.len() == 8 + REDACTION_STARS && chars[4..4 + REDACTION_STARS].iter().all(|c| *c == '*')
+    const LEGACY_STARS: usize = 24;
+    let chars: Vec<char> = candidate.chars().collect();
+    chars.len() == 8 + LEGACY_STARS && chars[4..4 + LEGACY_STARS].iter().all(|c| *c == '*')
 }
 
 impl fmt::Debug for Secret {
