@@ -8,8 +8,10 @@
 //! [`DEFAULT_LIMIT`], clamped to [`MAX_LIMIT`]; with `export=true`, to [`MAX_EXPORT_LIMIT`]);
 //! otherwise every key is listed and `limit` is their count.
 //!
-//! Every answer shows `value` redacted. A value that looks redacted is refused (`value`): a
-//! client never stores a placeholder as a key.
+//! Every answer shows `value` redacted, except the answer to a create: as Bifrost does, it
+//! carries the value in clear — the one the caller sent or the `sk-bf-…` one generated — because
+//! it is shown nowhere else. A value that looks redacted is refused (`value`): a client never
+//! stores a placeholder as a key.
 //!
 //! An update follows Bifrost: fields sent replace the stored ones, provider configs not listed
 //! are removed, budgets sent without an id keep the id (and so the usage) of the stored budget
@@ -205,6 +207,8 @@ async fn create(
     vk.created_at = Some(now);
     vk.updated_at = Some(now);
     let id = vk.id.clone();
+    // The one answer that shows the value: the caller needs it to use the key.
+    let value = vk.value.expose().to_owned();
     let created = state
         .store
         .update(move |config| -> Result<_, ApiError> {
@@ -223,9 +227,12 @@ async fn create(
         })
         .await;
     created?;
+    let mut shown = serde_json::to_value(embedded_key(&state, &id)?)
+        .map_err(|e| ApiError::internal(format!("cannot show the virtual key: {e}")))?;
+    shown["value"] = Value::String(value);
     Ok(Json(json!({
         "message": "Virtual key created successfully",
-        "virtual_key": embedded_key(&state, &id)?,
+        "virtual_key": shown,
     })))
 }
 
