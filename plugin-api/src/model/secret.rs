@@ -7,6 +7,9 @@
 //! [`EnvValue`] is Bifrost's env-backed value: `{"value", "env_var", "from_env"}` as an object,
 //! or a string: `"env.NAME"` (read from the environment by [`EnvValue::resolve`]) or a literal.
 //!
+//! [`without_input_values`] takes the input's values out of a parse error's text, so that a
+//! secret sent in the wrong field is not echoed by the error naming that field.
+//!
 //! ```
 //! use keyward_plugin_api::model::secret::{Secret, redact};
 //!
@@ -179,6 +182,115 @@ pub fn looks_redacted(candidate: &str) -> bool {
     const LEGACY_STARS: usize = 24;
     let chars: Vec<char> = candidate.chars().collect();
     chars.len() == 8 + LEGACY_STARS && chars[4..4 + LEGACY_STARS].iter().all(|c| *c == '*')
+}
+
+/// What stands in an error message for a value taken out of it.
+const NOT_SHOWN: &str = "(not shown)";
+
+/// A parse error's text (serde's, or a parser's own) without the input values it shows, so that
+/// a secret sent in the wrong field never comes back in an answer, a log line or a metric.
+///
+/// - serde's `invalid type: string "…", expected …` and `invalid value: …` keep what the input
+///   is (`a string`, `integer`, `map`, …) and what was expected, never the value itself:
+///   `invalid type: a string (not shown), expected a sequence`,
+///   `invalid type: integer (not shown), expected a string`;
+/// - ``unknown variant `…` `` and ``unknown field `…` `` keep the expected list:
+///   ``unknown variant (not shown), expected `exact` or `wildcard` ``;
+/// - ``missing field `name` `` and ``duplicate field `name` `` name fields of the schema, not
+///   of the input: kept;
+/// - any other message keeps its last `expected …` part (the schema's) and loses every `"…"`
+///   and `` `…` `` before it: `invalid duration (not shown): expected a number followed by a
+///   unit …`.
+pub fn without_input_values(reason: &str) -> String {
+    if reason.starts_with("missing field `") || reason.starts_with("duplicate field `") {
+        return reason.to_owned();
+    }
+    for prefix in [
+        "invalid type: ",
+        "invalid value: ",
+        "unknown variant ",
+        "unknown field ",
+    ] {
+        if let Some(rest) = reason.strip_prefix(prefix) {
+            // The input ends where serde's own text resumes: the input may itself hold
+            // `, expected `, the schema never does, so the last one is serde's.
+            let end = [", expected ", ", there are no "]
+                .iter()
+                .filter_map(|marker| rest.rfind(marker))
+                .max()
+                .unwrap_or(rest.len());
+            let (input, schema) = rest.split_at(end);
+            return format!("{prefix}{}{schema}", what_it_was(input));
+        }
+    }
+    let (input, schema) = reason.split_at(schema_start(reason));
+    let mut out = String::with_capacity(reason.len());
+    let mut chars = input.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                // A quoted value ends at the first quote not escaped by a backslash.
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    if c == '"' && !escaped {
+                        break;
+                    }
+                    escaped = c == '\\' && !escaped;
+                }
+                out.push_str(NOT_SHOWN);
+            }
+            '`' => {
+                chars.by_ref().find(|c| *c == '`');
+                out.push_str(NOT_SHOWN);
+            }
+            other => out.push(other),
+        }
+    }
+    out.push_str(schema);
+    out
+}
+
+/// What serde says the input was (`string "…"`, ``integer `…` ``, `map`), without its value.
+fn what_it_was(input: &str) -> String {
+    if input.starts_with("string \"") {
+        return format!("a string {NOT_SHOWN}");
+    }
+    match input.find(['"', '`']) {
+        Some(at) => {
+            let kind = input[..at].trim_end();
+            if kind.is_empty() {
+                NOT_SHOWN.to_owned()
+            } else {
+                format!("{kind} {NOT_SHOWN}")
+            }
+        }
+        None => input.to_owned(),
+    }
+}
+
+/// Where the schema's part of a message begins: its last `expected` that starts the message or
+/// follows `, ` or `: ` outside a quoted value (the message's length when there is none).
+fn schema_start(message: &str) -> usize {
+    let mut start = message.len();
+    let mut quoted = false;
+    let mut backticked = false;
+    let mut escaped = false;
+    for (at, c) in message.char_indices() {
+        match c {
+            '"' if !backticked && !escaped => quoted = !quoted,
+            '`' if !quoted => backticked = !backticked,
+            'e' if !quoted && !backticked => {
+                let boundary =
+                    at == 0 || message[..at].ends_with(", ") || message[..at].ends_with(": ");
+                if boundary && message[at..].starts_with("expected") {
+                    start = at;
+                }
+            }
+            _ => {}
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    start
 }
 
 impl fmt::Debug for Secret {

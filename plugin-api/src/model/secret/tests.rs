@@ -1,4 +1,4 @@
-use super::{EnvValue, Secret, looks_redacted, redact, with_exposed_secrets};
+use super::{EnvValue, Secret, looks_redacted, redact, with_exposed_secrets, without_input_values};
 
 #[test]
 fn redaction_follows_the_documented_form() {
@@ -112,6 +112,107 @@ fn the_redacted_form_of_another_secret_is_not_this_one() {
     let other_vk = Secret::new("sk-bf-beta-0123456789abcdef");
     assert!(!vk.is_redacted_form_of_self(&other_vk.redacted()));
     assert!(vk.is_redacted_form_of_self(&vk.redacted()));
+}
+
+#[test]
+fn parse_errors_lose_every_value_of_the_input() {
+    let cases = [
+        (
+            r#"invalid type: string "sk-secret-\"quoted\"-0123", expected a sequence"#,
+            "invalid type: a string (not shown), expected a sequence",
+        ),
+        (
+            "invalid type: integer `987654321`, expected a string at line 1 column 20",
+            "invalid type: integer (not shown), expected a string at line 1 column 20",
+        ),
+        (
+            "invalid value: string \"sk-x\", expected a valid id",
+            "invalid value: a string (not shown), expected a valid id",
+        ),
+        (
+            "invalid type: map, expected a string",
+            "invalid type: map, expected a string",
+        ),
+        (
+            "unknown variant `sk-secret`, expected `exact` or `wildcard`",
+            "unknown variant (not shown), expected `exact` or `wildcard`",
+        ),
+        (
+            // The value holds serde's own words: the last ones are serde's.
+            "unknown variant `a`, expected `b`, expected one of `exact`, `wildcard`",
+            "unknown variant (not shown), expected one of `exact`, `wildcard`",
+        ),
+        (
+            "unknown variant `sk-secret`, there are no variants",
+            "unknown variant (not shown), there are no variants",
+        ),
+        (
+            "unknown field `sk-secret`, expected `name` or `value`",
+            "unknown field (not shown), expected `name` or `value`",
+        ),
+        ("missing field `name`", "missing field `name`"),
+        ("duplicate field `value`", "duplicate field `value`"),
+        (
+            "invalid length 3, expected a tuple of 2",
+            "invalid length 3, expected a tuple of 2",
+        ),
+        (
+            r#"invalid duration "sk-secret": expected a number followed by a unit, e.g. "30s""#,
+            r#"invalid duration (not shown): expected a number followed by a unit, e.g. "30s""#,
+        ),
+        (
+            r#"invalid duration "sk-x, expected y": it must be longer than zero"#,
+            "invalid duration (not shown): it must be longer than zero",
+        ),
+        (
+            r#"expected a string (a value or "env.NAME") or an object"#,
+            r#"expected a string (a value or "env.NAME") or an object"#,
+        ),
+        (
+            "invalid governance value `sk-secret`",
+            "invalid governance value (not shown)",
+        ),
+    ];
+    for (message, cleaned) in cases {
+        assert_eq!(without_input_values(message), cleaned, "{message}");
+    }
+}
+
+#[test]
+fn real_serde_errors_keep_the_field_and_the_expectation_but_not_the_value() {
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    enum Kind {
+        #[serde(rename = "exact")]
+        Exact,
+        #[serde(rename = "wildcard")]
+        Wildcard,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        kind: Option<Kind>,
+        weight: Option<f64>,
+        flag: Option<bool>,
+    }
+    let secret = "sk-secret-`tick`-\"quote\"-, expected x-0123456789";
+    for body in [
+        serde_json::json!({"name": "n", "kind": secret}),
+        serde_json::json!({"name": 4_242_424_242_u64}),
+        serde_json::json!({"name": "n", "weight": secret}),
+        serde_json::json!({"name": "n", "flag": secret}),
+        serde_json::json!({"name": "n", secret: 1}),
+        serde_json::json!({"name": ["sk-secret-0123456789"]}),
+    ] {
+        let error = serde_json::from_str::<Body>(&body.to_string()).unwrap_err();
+        let cleaned = without_input_values(&error.to_string());
+        for leaked in ["sk-secret", "4242424242", "tick", "quote", "0123456789"] {
+            assert!(!cleaned.contains(leaked), "{error} -> {cleaned}");
+        }
+        assert!(cleaned.contains("expected"), "{error} -> {cleaned}");
+    }
 }
 
 #[test]
