@@ -5,7 +5,7 @@
 mod support;
 
 use serde_json::{Value, json};
-use support::host::{Host, assert_envelope, test_config};
+use support::host::{Host, MockUpstream, assert_envelope, proxy_config, read_json, test_config};
 
 fn names(reply: &Value) -> Vec<String> {
     reply["virtual_keys"]
@@ -161,10 +161,10 @@ fn a_virtual_key_lives_through_create_read_update_delete() {
     assert_eq!(created.body["message"], "Virtual key created successfully");
     let vk = &created.body["virtual_key"];
     let id = vk["id"].as_str().unwrap().to_owned();
-    let value = vk["value"].as_str().unwrap();
+    let clear = vk["value"].as_str().unwrap().to_owned();
     assert!(
-        value.starts_with("sk-b") && value.contains("****"),
-        "generated and redacted: {value}"
+        clear.starts_with("sk-bf-") && !clear.contains('*'),
+        "generated, and answered in clear on create: {clear}"
     );
     let budget_id = vk["budgets"][0]["id"].as_str().unwrap().to_owned();
     assert!(!budget_id.is_empty());
@@ -176,6 +176,12 @@ fn a_virtual_key_lives_through_create_read_update_delete() {
     let read = host.admin("GET", &format!("/api/governance/virtual-keys/{id}"), None);
     assert_eq!(read.status, 200);
     assert_eq!(read.body["virtual_key"]["name"], "delta");
+    let value = read.body["virtual_key"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!read.text.contains(&clear), "read redacted: {}", read.text);
+    let value = value.as_str();
 
     let updated = host.admin(
         "PUT",
@@ -208,6 +214,115 @@ fn a_virtual_key_lives_through_create_read_update_delete() {
         &host.admin("GET", &format!("/api/governance/virtual-keys/{id}"), None),
         404,
     );
+}
+
+#[test]
+fn a_created_virtual_key_answers_its_value_once_and_the_value_works() {
+    let mock = MockUpstream::start();
+    let host = Host::start("vk-create-value", &proxy_config(&mock));
+    let created = host.admin(
+        "POST",
+        "/api/governance/virtual-keys",
+        Some(&json!({"name": "fresh"})),
+    );
+    assert_eq!(created.status, 200, "{}", created.text);
+    let id = created.body["virtual_key"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let value = created.body["virtual_key"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        value.starts_with("sk-bf-") && value.len() == "sk-bf-".len() + 36 && !value.contains('*'),
+        "the generated value in clear: {value}"
+    );
+    let inference = host.request(
+        "POST",
+        "/v1/chat/completions",
+        Some(&json!({"model": "openai/gpt-4o-mini", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]})),
+        &[("authorization", &format!("Bearer {value}"))],
+    );
+    assert_eq!(inference.status, 200, "{}", inference.text);
+    assert_eq!(mock.received().len(), 1, "the call reached the upstream");
+
+    // Shown once: every other answer redacts it.
+    let read = host.admin("GET", &format!("/api/governance/virtual-keys/{id}"), None);
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(
+        read.body["virtual_key"]["value"],
+        format!("sk-bf-{}{}", "*".repeat(32), &value[value.len() - 4..]),
+    );
+    let list = host.admin("GET", "/api/governance/virtual-keys", None);
+    let updated = host.admin(
+        "PUT",
+        &format!("/api/governance/virtual-keys/{id}"),
+        Some(&json!({"description": "changed"})),
+    );
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    let deleted = host.admin(
+        "DELETE",
+        &format!("/api/governance/virtual-keys/{id}"),
+        None,
+    );
+    assert_eq!(deleted.status, 200, "{}", deleted.text);
+    for answer in [&read, &list, &updated, &deleted] {
+        assert!(!answer.text.contains(&value), "{}", answer.text);
+    }
+
+    // A value the caller chose is answered in clear on create too.
+    let chosen = "sk-bf-chosen-0123456789abcdef";
+    let created = host.admin(
+        "POST",
+        "/api/governance/virtual-keys",
+        Some(&json!({"name": "chosen", "value": chosen})),
+    );
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.body["virtual_key"]["value"], chosen);
+    let logs = host.logs();
+    assert!(
+        !logs.contains(&value) && !logs.contains(chosen),
+        "no value in the logs:\n{logs}"
+    );
+}
+
+#[test]
+fn a_redacted_form_of_another_virtual_key_is_not_taken_as_unchanged() {
+    let host = Host::start("vk-other-redacted", &test_config());
+    let shown = |id: &str| {
+        host.admin("GET", &format!("/api/governance/virtual-keys/{id}"), None)
+            .body["virtual_key"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let beta = shown("vk-beta");
+    let reply = host.admin(
+        "PUT",
+        "/api/governance/virtual-keys/vk-alpha",
+        Some(&json!({"value": beta})),
+    );
+    assert_envelope(&reply, 400);
+    assert_eq!(reply.body["error"]["param"], "value", "{}", reply.text);
+    let stored = |host: &Host| {
+        read_json(&host.data_dir().join("config.json"))["governance"]["virtual_keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == "vk-alpha")
+            .map(|k| k["value"].clone())
+    };
+    // Its own redacted form keeps the value (and that saves what is stored).
+    let reply = host.admin(
+        "PUT",
+        "/api/governance/virtual-keys/vk-alpha",
+        Some(&json!({"value": shown("vk-alpha"), "description": "kept"})),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(stored(&host).unwrap(), "sk-bf-alpha-0123456789abcdef");
+    // 28 characters: the public prefix and 1 more (at most 28 / 4 = 7 shown).
+    assert_eq!(shown("vk-alpha"), format!("sk-bf-{}f", "*".repeat(21)));
 }
 
 #[test]

@@ -29,9 +29,10 @@ fn listing_keys_redacts_every_secret() {
     let keys = all.body.as_array().unwrap();
     assert_eq!(keys.len(), 3);
     let primary = keys.iter().find(|k| k["id"] == "oa-1").unwrap();
+    // 28 characters: at most 7 shown, the public prefix `sk-` and the last 4.
     assert_eq!(
         primary["value"]["value"],
-        format!("sk-o{}6789", "*".repeat(24))
+        format!("sk-{}6789", "*".repeat(21))
     );
     assert_eq!(primary["name"], "openai-primary");
 
@@ -113,6 +114,73 @@ fn an_update_that_sends_the_redacted_value_back_keeps_the_secret() {
     assert_eq!(
         saved["providers"]["openai"]["keys"][0]["value"]["value"],
         "sk-rotated-0123456789abcdef"
+    );
+}
+
+#[test]
+fn redaction_shows_at_most_a_quarter_of_a_value_and_nothing_of_a_short_one() {
+    let host = Host::start("keys-redaction-form", &test_config());
+    let short = host.admin(
+        "POST",
+        "/api/providers/openai/keys",
+        Some(&json!({"name": "short", "value": "sk-0123456", "models": ["*"]})),
+    );
+    assert_eq!(short.status, 200, "{}", short.text);
+    let all = host.admin("GET", "/api/keys", None);
+    assert_eq!(all.status, 200, "{}", all.text);
+    let shown = |id: &str| {
+        all.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["id"] == id)
+            .unwrap_or_else(|| panic!("no key {id}: {}", all.text))["value"]["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let short_id = short.body["id"].as_str().unwrap();
+    assert_eq!(
+        shown(short_id),
+        "*".repeat(10),
+        "a short value shows nothing"
+    );
+    // No public prefix: only the last 4 of the 23 characters (at most 23 / 4 = 5).
+    assert_eq!(shown("az-1"), format!("{}6789", "*".repeat(19)));
+    // `sk-` is public: with the last 4 that is 7 characters of 30.
+    assert_eq!(shown("oa-2"), format!("sk-{}6789", "*".repeat(23)));
+    for key in all.body.as_array().unwrap() {
+        let value = key["value"]["value"].as_str().unwrap();
+        let visible = value.chars().filter(|c| *c != '*').count();
+        assert!(
+            visible <= value.chars().count() / 4,
+            "at most a quarter shown: {value}"
+        );
+    }
+}
+
+#[test]
+fn a_redacted_form_of_another_key_is_not_taken_as_unchanged() {
+    let host = Host::start("keys-other-redacted", &test_config());
+    let other = host.admin("GET", "/api/providers/openai/keys/oa-2", None);
+    assert_eq!(other.status, 200, "{}", other.text);
+    let mut key = host
+        .admin("GET", "/api/providers/openai/keys/oa-1", None)
+        .body;
+    key["value"]["value"] = other.body["value"]["value"].clone();
+    let reply = host.admin("PUT", "/api/providers/openai/keys/oa-1", Some(&key));
+    assert_envelope(&reply, 400);
+    assert_eq!(reply.body["error"]["param"], "value", "{}", reply.text);
+    // Its own redacted form still keeps it (and that saves what is stored).
+    let own = host
+        .admin("GET", "/api/providers/openai/keys/oa-1", None)
+        .body;
+    let reply = host.admin("PUT", "/api/providers/openai/keys/oa-1", Some(&own));
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let saved = read_json(&host.data_dir().join("config.json"));
+    assert_eq!(
+        saved["providers"]["openai"]["keys"][0]["value"]["value"],
+        "sk-openai-primary-0123456789"
     );
 }
 

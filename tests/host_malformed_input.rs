@@ -243,3 +243,61 @@ fn a_secret_sent_in_a_wrongly_typed_field_is_not_echoed() {
     }
     assert!(!host.logs().contains(secret), "the value reached the logs");
 }
+
+#[test]
+fn a_secret_in_an_enum_a_number_or_a_duration_field_is_not_echoed() {
+    let host = Host::start("malformed-secret-forms", &test_config());
+    let secret = "sk-misplaced-secret-0123456789";
+    let number = 987_654_321_987_654_321_u64;
+    let cases = [
+        // An enum: serde names the unknown variant in backticks.
+        (
+            "/api/governance/pricing-overrides",
+            json!({"name": "p", "scope_kind": "global", "match_type": secret, "pattern": "gpt-4o",
+                   "request_types": ["chat_completion"], "patch": {"input_cost_per_token": 0.0}}),
+            "match_type",
+            "wildcard",
+        ),
+        // A number where a string is expected: serde shows it in backticks.
+        (
+            "/api/governance/virtual-keys",
+            json!({"name": "n", "description": number}),
+            "description",
+            "expected a string",
+        ),
+        // A duration: its parser quotes the text.
+        (
+            "/api/governance/virtual-keys",
+            json!({"name": "d", "budgets": [{"max_limit": 1, "reset_duration": secret}]}),
+            "budgets[0].reset_duration",
+            "expected a number followed by a unit",
+        ),
+        // A string where a number is expected.
+        (
+            "/api/providers/openai/keys",
+            json!({"name": "w", "value": "sk-real-0123456789abcdef", "weight": secret}),
+            "weight",
+            "expected f64",
+        ),
+    ];
+    for (path, body, field, expected) in cases {
+        let reply = host.admin("POST", path, Some(&body));
+        assert_eq!(reply.status, 400, "{path}: {}", reply.text);
+        assert!(
+            !reply.text.contains(secret) && !reply.text.contains(&number.to_string()),
+            "{path} echoed the value: {}",
+            reply.text
+        );
+        let message = reply.body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            reply.text.contains(field) && message.contains(expected),
+            "{path}: the answer names {field} and keeps `{expected}`: {}",
+            reply.text
+        );
+    }
+    let logs = host.logs();
+    assert!(
+        !logs.contains(secret) && !logs.contains(&number.to_string()),
+        "the value reached the logs:\n{logs}"
+    );
+}

@@ -176,31 +176,6 @@ impl From<KeywardError> for GatewayError {
     }
 }
 
-/// A parse error's text without the string values it quotes (serde's `invalid type: string
-/// "…", expected …`): a secret sent in the wrong field must not come back in an answer or a log.
-pub fn without_quoted_strings(reason: &str) -> String {
-    let mut out = String::with_capacity(reason.len());
-    let mut rest = reason;
-    while let Some(at) = rest.find("string \"") {
-        out.push_str(&rest[..at]);
-        out.push_str("a string (not shown)");
-        let quoted = &rest[at + "string \"".len()..];
-        // The value ends at the first quote not escaped by a backslash.
-        let mut escaped = false;
-        let end = quoted
-            .char_indices()
-            .find(|&(_, c)| {
-                let closes = c == '"' && !escaped;
-                escaped = c == '\\' && !escaped;
-                closes
-            })
-            .map_or(quoted.len(), |(i, _)| i + 1);
-        rest = &quoted[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[derive(Serialize)]
 struct Envelope<'a> {
     event_id: &'a str,
@@ -263,20 +238,6 @@ mod tests {
         assert_eq!(body["error"]["param"], "model");
         assert_eq!(body["error"]["code"], Value::Null);
         assert!(body["extra_fields"].as_object().unwrap().is_empty());
-    }
-
-    #[test]
-    fn quoted_strings_are_taken_out_of_parse_errors() {
-        assert_eq!(
-            without_quoted_strings(
-                r#"invalid type: string "sk-secret-\"quoted\"-0123", expected a sequence"#
-            ),
-            "invalid type: a string (not shown), expected a sequence"
-        );
-        assert_eq!(
-            without_quoted_strings("missing field `name`"),
-            "missing field `name`"
-        );
     }
 
     #[test]

@@ -299,7 +299,7 @@ impl HostConfig {
         let mut config: HostConfig = serde_path_to_error::deserialize(&document).map_err(|e| {
             ConfigError::new(
                 json_path(&e.path().to_string()),
-                crate::error::without_quoted_strings(&e.inner().to_string()),
+                keyward_plugin_api::model::secret::without_input_values(&e.inner().to_string()),
             )
         })?;
         config.bifrost_plugins = document

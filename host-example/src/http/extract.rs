@@ -10,8 +10,6 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 
-use keyward_host_core::error::without_quoted_strings;
-
 use crate::http::error::ApiError;
 
 /// A request body, with a refusal (too large, unreadable) answered in the envelope.
@@ -66,7 +64,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             path
         };
-        let reason = without_quoted_strings(&error.inner().to_string());
+        let reason =
+            keyward_plugin_api::model::secret::without_input_values(&error.inner().to_string());
         ApiError::bad_request(param.clone(), format!("{param}: {reason}"))
     })?;
     deserializer.end().map_err(|e| {

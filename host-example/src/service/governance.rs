@@ -28,7 +28,7 @@ pub fn document(config: &HostConfig) -> Result<GovernanceDocument, GatewayError>
         GatewayError::internal(format!(
             "the stored governance block is invalid at governance.{}: {}",
             e.path(),
-            e.inner()
+            keyward_plugin_api::model::secret::without_input_values(&e.inner().to_string())
         ))
     })
 }

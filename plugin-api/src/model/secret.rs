@@ -7,32 +7,82 @@
 //! [`EnvValue`] is Bifrost's env-backed value: `{"value", "env_var", "from_env"}` as an object,
 //! or a string: `"env.NAME"` (read from the environment by [`EnvValue::resolve`]) or a literal.
 //!
+//! [`without_input_values`] takes the input's values out of a parse error's text, so that a
+//! secret sent in the wrong field is not echoed by the error naming that field.
+//!
 //! ```
 //! use keyward_plugin_api::model::secret::{Secret, redact};
 //!
-//! let key = Secret::new("sk-proj-abcdefghijklmnopqrstuvwxyz");
-//! assert_eq!(format!("{key}"), "sk-p************************wxyz");
-//! assert_eq!(redact("short"), "*****");
+//! // 48 characters: 12 may be shown, the public prefix `sk-proj-` and the last 4.
+//! let key = Secret::new("sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD");
+//! assert_eq!(format!("{key}"), format!("sk-proj-{}ABCD", "*".repeat(36)));
+//! // 28 characters: 7 may be shown, `sk-` and the last 4.
+//! assert_eq!(redact("sk-openai-primary-0123456789"), format!("sk-{}6789", "*".repeat(21)));
+//! assert_eq!(redact("sk-0123456"), "**********");
 //! assert_eq!(redact(""), "");
 //! ```
+//!
+//! # The redacted form
+//!
+//! A value keeps its length (every hidden character is one `*`) and shows at most a quarter of
+//! its characters (rounded down), never more than a public prefix and 4 more:
+//!
+//! - values under [`REDACTION_MIN_SHOWN_LEN`] (12) characters show nothing: all `*`;
+//! - a known public prefix ([`PUBLIC_PREFIXES`]: `sk-bf-` of virtual keys, `sk-proj-`,
+//!   `sk-ant-`, `sk-`, …; the longest that fits in the quarter) is shown as it is;
+//! - then as many of the value's last characters as the quarter leaves, up to
+//!   [`REDACTION_TAIL`] (4): a generated virtual key (`sk-bf-` + a UUID, 42 characters) shows as
+//!   `sk-bf-` + 32 `*` + its last 4.
+//!
+//! The form is its own redaction (`redact(redact(x)) == redact(x)`), which is how
+//! [`looks_redacted`] recognises it when a client sends it back.
 
 use std::{cell::Cell, fmt};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
-/// How many `*` stand between the kept ends of a long secret.
-pub const REDACTION_STARS: usize = 24;
+/// Values shorter than this (in characters) are redacted to `*` only.
+pub const REDACTION_MIN_SHOWN_LEN: usize = 12;
 
-/// The redacted form of a secret: empty stays empty, 8 characters or fewer become all `*`,
-/// longer values keep their first 4 and last 4 characters around 24 `*`.
+/// The most characters of a value's end a redacted form shows.
+pub const REDACTION_TAIL: usize = 4;
+
+/// The public prefixes a redacted form may show: they name the kind of a key, the same for every
+/// key of that kind. `sk-bf-` is [`VIRTUAL_KEY_PREFIX`](crate::model::governance::virtual_key::VIRTUAL_KEY_PREFIX).
+pub const PUBLIC_PREFIXES: &[&str] = &[
+    crate::model::governance::virtual_key::VIRTUAL_KEY_PREFIX,
+    "sk-proj-",
+    "sk-svcacct-",
+    "sk-admin-",
+    "sk-ant-api03-",
+    "sk-ant-admin01-",
+    "sk-ant-",
+    "sk-or-v1-",
+    "sk-",
+];
+
+/// The redacted form of a secret (see the module docs): the same length, at most a quarter of
+/// the characters shown — a public prefix, then up to 4 of the last ones — and nothing of a
+/// value under 12 characters.
 pub fn redact(secret: &str) -> String {
     let count = secret.chars().count();
-    if count <= 8 {
+    if count < REDACTION_MIN_SHOWN_LEN {
         return "*".repeat(count);
     }
-    let head: String = secret.chars().take(4).collect();
-    let tail: String = secret.chars().skip(count - 4).collect();
-    format!("{head}{}{tail}", "*".repeat(REDACTION_STARS))
+    let shown = count / 4;
+    let prefix = PUBLIC_PREFIXES
+        .iter()
+        .filter(|p| secret.starts_with(**p) && p.chars().count() <= shown)
+        .max_by_key(|p| p.chars().count())
+        .copied()
+        .unwrap_or("");
+    let prefix_len = prefix.chars().count();
+    let tail_len = (shown - prefix_len).min(REDACTION_TAIL);
+    let tail: String = secret.chars().skip(count - tail_len).collect();
+    format!(
+        "{prefix}{}{tail}",
+        "*".repeat(count - prefix_len - tail_len)
+    )
 }
 
 /// `value` with the strings redacted that sit (at any depth) under a field `is_secret` names
@@ -119,16 +169,128 @@ impl Secret {
     }
 }
 
-/// Whether `candidate` looks like a redacted value (all `*`, or 4 + 24 `*` + 4).
+/// Whether `candidate` looks like a redacted value: it is its own redaction (the current form,
+/// see the module docs), or it has the form keyward showed before (4 characters, 24 `*`, 4
+/// characters), so that a client sending that back is refused rather than storing it as a secret.
 pub fn looks_redacted(candidate: &str) -> bool {
-    let chars: Vec<char> = candidate.chars().collect();
-    if chars.is_empty() {
+    if candidate.is_empty() {
         return false;
     }
-    if chars.len() <= 8 {
-        return chars.iter().all(|c| *c == '*');
+    if redact(candidate) == candidate {
+        return true;
     }
-    chars.len() == 8 + REDACTION_STARS && chars[4..4 + REDACTION_STARS].iter().all(|c| *c == '*')
+    const LEGACY_STARS: usize = 24;
+    let chars: Vec<char> = candidate.chars().collect();
+    chars.len() == 8 + LEGACY_STARS && chars[4..4 + LEGACY_STARS].iter().all(|c| *c == '*')
+}
+
+/// What stands in an error message for a value taken out of it.
+const NOT_SHOWN: &str = "(not shown)";
+
+/// A parse error's text (serde's, or a parser's own) without the input values it shows, so that
+/// a secret sent in the wrong field never comes back in an answer, a log line or a metric.
+///
+/// - serde's `invalid type: string "…", expected …` and `invalid value: …` keep what the input
+///   is (`a string`, `integer`, `map`, …) and what was expected, never the value itself:
+///   `invalid type: a string (not shown), expected a sequence`,
+///   `invalid type: integer (not shown), expected a string`;
+/// - ``unknown variant `…` `` and ``unknown field `…` `` keep the expected list:
+///   ``unknown variant (not shown), expected `exact` or `wildcard` ``;
+/// - ``missing field `name` `` and ``duplicate field `name` `` name fields of the schema, not
+///   of the input: kept;
+/// - any other message keeps its last `expected …` part (the schema's) and loses every `"…"`
+///   and `` `…` `` before it: `invalid duration (not shown): expected a number followed by a
+///   unit …`.
+pub fn without_input_values(reason: &str) -> String {
+    if reason.starts_with("missing field `") || reason.starts_with("duplicate field `") {
+        return reason.to_owned();
+    }
+    for prefix in [
+        "invalid type: ",
+        "invalid value: ",
+        "unknown variant ",
+        "unknown field ",
+    ] {
+        if let Some(rest) = reason.strip_prefix(prefix) {
+            // The input ends where serde's own text resumes: the input may itself hold
+            // `, expected `, the schema never does, so the last one is serde's.
+            let end = [", expected ", ", there are no "]
+                .iter()
+                .filter_map(|marker| rest.rfind(marker))
+                .max()
+                .unwrap_or(rest.len());
+            let (input, schema) = rest.split_at(end);
+            return format!("{prefix}{}{schema}", what_it_was(input));
+        }
+    }
+    let (input, schema) = reason.split_at(schema_start(reason));
+    let mut out = String::with_capacity(reason.len());
+    let mut chars = input.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                // A quoted value ends at the first quote not escaped by a backslash.
+                let mut escaped = false;
+                for c in chars.by_ref() {
+                    if c == '"' && !escaped {
+                        break;
+                    }
+                    escaped = c == '\\' && !escaped;
+                }
+                out.push_str(NOT_SHOWN);
+            }
+            '`' => {
+                chars.by_ref().find(|c| *c == '`');
+                out.push_str(NOT_SHOWN);
+            }
+            other => out.push(other),
+        }
+    }
+    out.push_str(schema);
+    out
+}
+
+/// What serde says the input was (`string "…"`, ``integer `…` ``, `map`), without its value.
+fn what_it_was(input: &str) -> String {
+    if input.starts_with("string \"") {
+        return format!("a string {NOT_SHOWN}");
+    }
+    match input.find(['"', '`']) {
+        Some(at) => {
+            let kind = input[..at].trim_end();
+            if kind.is_empty() {
+                NOT_SHOWN.to_owned()
+            } else {
+                format!("{kind} {NOT_SHOWN}")
+            }
+        }
+        None => input.to_owned(),
+    }
+}
+
+/// Where the schema's part of a message begins: its last `expected` that starts the message or
+/// follows `, ` or `: ` outside a quoted value (the message's length when there is none).
+fn schema_start(message: &str) -> usize {
+    let mut start = message.len();
+    let mut quoted = false;
+    let mut backticked = false;
+    let mut escaped = false;
+    for (at, c) in message.char_indices() {
+        match c {
+            '"' if !backticked && !escaped => quoted = !quoted,
+            '`' if !quoted => backticked = !backticked,
+            'e' if !quoted && !backticked => {
+                let boundary =
+                    at == 0 || message[..at].ends_with(", ") || message[..at].ends_with(": ");
+                if boundary && message[at..].starts_with("expected") {
+                    start = at;
+                }
+            }
+            _ => {}
+        }
+        escaped = c == '\\' && !escaped;
+    }
+    start
 }
 
 impl fmt::Debug for Secret {

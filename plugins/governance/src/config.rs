@@ -136,6 +136,11 @@ pub fn parse(json: &str) -> Result<PluginConfig, KeywardError> {
         } else {
             path
         };
-        invalid(&path, error.into_inner())
+        invalid(
+            &path,
+            keyward_plugin_api::model::secret::without_input_values(
+                &error.into_inner().to_string(),
+            ),
+        )
     })
 }

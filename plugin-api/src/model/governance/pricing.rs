@@ -80,9 +80,10 @@ impl<'de> Deserialize<'de> for UnknownModelPricing {
             )
         })? {
             Form::Text(text) if text == "deny" => Ok(Self::Deny),
-            Form::Text(text) => Err(de::Error::custom(format!(
-                "expected \"deny\" or a price object, got {text:?}"
-            ))),
+            // The text is not echoed: it may be a secret sent in the wrong field.
+            Form::Text(_) => Err(de::Error::custom(
+                "expected \"deny\" or a price object, got another string",
+            )),
             Form::Price(price) => Ok(Self::Price(price)),
         }
     }

@@ -58,7 +58,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, Confi
     let mut deserializer = serde_json::Deserializer::from_str(json);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| ConfigError {
         path: error.path().to_string(),
-        message: error.inner().to_string(),
+        message: crate::model::secret::without_input_values(&error.inner().to_string()),
     })
 }
 

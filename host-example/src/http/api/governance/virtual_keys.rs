@@ -8,6 +8,11 @@
 //! [`DEFAULT_LIMIT`], clamped to [`MAX_LIMIT`]; with `export=true`, to [`MAX_EXPORT_LIMIT`]);
 //! otherwise every key is listed and `limit` is their count.
 //!
+//! Every answer shows `value` redacted, except the answer to a create: as Bifrost does, it
+//! carries the value in clear — the one the caller sent or the `sk-bf-…` one generated — because
+//! it is shown nowhere else. A value that looks redacted is refused (`value`): a client never
+//! stores a placeholder as a key.
+//!
 //! An update follows Bifrost: fields sent replace the stored ones, provider configs not listed
 //! are removed, budgets sent without an id keep the id (and so the usage) of the stored budget
 //! with the same `reset_duration`, and a redacted `value` sent back keeps the stored value.
@@ -18,8 +23,9 @@ use axum::{
     routing::get,
 };
 use chrono::Utc;
-use keyward_plugin_api::model::governance::{
-    GovernanceDocument, VirtualKey, virtual_key::ProviderConfigKey,
+use keyward_plugin_api::model::{
+    governance::{GovernanceDocument, VirtualKey, virtual_key::ProviderConfigKey},
+    secret::looks_redacted,
 };
 use serde_json::{Map, Value, json};
 
@@ -201,6 +207,8 @@ async fn create(
     vk.created_at = Some(now);
     vk.updated_at = Some(now);
     let id = vk.id.clone();
+    // The one answer that shows the value: the caller needs it to use the key.
+    let value = vk.value.expose().to_owned();
     let created = state
         .store
         .update(move |config| -> Result<_, ApiError> {
@@ -219,9 +227,12 @@ async fn create(
         })
         .await;
     created?;
+    let mut shown = serde_json::to_value(embedded_key(&state, &id)?)
+        .map_err(|e| ApiError::internal(format!("cannot show the virtual key: {e}")))?;
+    shown["value"] = Value::String(value);
     Ok(Json(json!({
         "message": "Virtual key created successfully",
-        "virtual_key": embedded_key(&state, &id)?,
+        "virtual_key": shown,
     })))
 }
 
@@ -533,6 +544,18 @@ fn check(
     })?;
     if vk.name.trim().is_empty() {
         return Err(ApiError::bad_request("name", "name is required"));
+    }
+    // Its own redacted form sent back was put back by `apply_changes`: what remains is another
+    // key's, or a placeholder, never a value to store.
+    let unchanged = documents
+        .virtual_keys
+        .iter()
+        .any(|k| Some(k.id.as_str()) == updating && k.value == vk.value);
+    if !unchanged && looks_redacted(vk.value.expose()) {
+        return Err(ApiError::bad_request(
+            "value",
+            "value is a redacted placeholder (another key's, or not this key's current one); send the real value, or this key's redacted value back to keep it",
+        ));
     }
     if documents
         .virtual_keys
