@@ -4,6 +4,9 @@
 //! waits, then is answered 503 `gateway_busy` — the host's memory stays bounded however many
 //! large uploads arrive at once.
 
+// Test code: helpers outside #[test] functions unwrap too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::{
