@@ -100,7 +100,7 @@ fn metrics_can_be_kept_to_the_admin() {
     });
     let error = refused.err().expect("refused at start");
     assert!(
-        error.contains("admin") && error.contains("everyone"),
+        error.contains("admin.metrics") && error.contains("expected `open` or `admin`"),
         "{error}"
     );
 }
