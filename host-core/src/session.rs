@@ -187,6 +187,15 @@ impl Session {
             GatewayError::from_plugin("authorization", e).with_extra(request.extra(None))
         })?;
         let pinned_by_rule = admitted.routed_key.is_some();
+        // A caller's pin names a key of the provider it asked for: a rule that sent the request
+        // to another provider leaves it no key to name.
+        let caller_pin = pinned_key(headers).filter(|_| {
+            admitted.routing_rule.is_none()
+                || request
+                    .provider
+                    .as_deref()
+                    .is_none_or(|asked| asked == admitted.provider)
+        });
         let mut session = Self {
             roles,
             request_id,
@@ -196,7 +205,7 @@ impl Session {
             fallbacks: admitted.fallbacks,
             pinned_key: admitted
                 .routed_key
-                .or_else(|| pinned_key(headers).map(str::to_owned)),
+                .or_else(|| caller_pin.map(str::to_owned)),
             pinned_by_rule,
             routed_model: admitted.routed_model,
             routing_rule: admitted.routing_rule,
@@ -555,8 +564,9 @@ fn authorize(
     if let Some(query) = &request.query {
         tell(Extension::text(ExtensionKey::QUERY, query));
     }
-    if fallback.is_some() {
-        tell(Extension::number(ExtensionKey::FALLBACK_ATTEMPT, 1));
+    // The first authorization is routed; a fallback's is not routed again.
+    if fallback.is_none() {
+        tell(Extension::number(ExtensionKey::ROUTE, 1));
     }
     call.extensions = Extensions::new(&told[..len]);
     call_with_retry(&roles.authorizer, |a| {

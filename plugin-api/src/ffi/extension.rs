@@ -54,9 +54,12 @@ impl ExtensionKey {
     /// type applies to every type).
     pub const REQUEST_KIND: Self = Self(3);
     /// **0.3.2.** [`AuthorizeRequest`](super::AuthorizeRequest): number `1` when the host
-    /// authorizes a fallback the admission listed: routing rules are not evaluated again.
-    /// Absent: a first authorization.
-    pub const FALLBACK_ATTEMPT: Self = Self(4);
+    /// applies routing decisions ([`ROUTED_MODEL`](Self::ROUTED_MODEL),
+    /// [`ROUTED_KEY`](Self::ROUTED_KEY), fallbacks naming a model), so routing rules may run for
+    /// this authorization. Absent: they do not — an older host, which would send the requested
+    /// model to the routed provider; or a host's fallback or probe authorization, which must
+    /// not be routed again.
+    pub const ROUTE: Self = Self(4);
     /// **0.3.2.** [`Admission`](super::Admission): text, the model to call instead of the one
     /// requested (a routing rule chose it); the host reserves, selects and sends with it.
     /// Absent: the model as requested.

@@ -11,7 +11,8 @@
 //! Routing rules ([`crate::routing`]) run once the key is found and active (or when no key is
 //! sent, global rules only), before steps 4 and 5: those then check the routed provider and
 //! model, and the admission tells the host the routed model, the rule and a pinned key in its
-//! extensions. A fallback's authorization (`FALLBACK_ATTEMPT`) is not routed again.
+//! extensions. Only an authorization the host marks `ROUTE` is routed: an older host (which
+//! would not apply the decision), a fallback's authorization and a probe are not.
 //!
 //! Limits (429, 402) are the enforcer's, at reservation. The admit path allocates nothing: the
 //! admission borrows from the instance and the request. In shadow mode a denial is counted,
@@ -78,9 +79,10 @@ fn route_request<'a>(request: &AuthorizeRequest<'a>) -> RouteRequest<'a> {
     }
 }
 
-/// Whether routing rules apply to this authorization (not to a fallback's).
+/// Whether routing rules apply to this authorization: the host applies routing and this is
+/// not a fallback's or a probe's.
 fn routes(request: &AuthorizeRequest<'_>) -> bool {
-    request.extensions.number(ExtensionKey::FALLBACK_ATTEMPT) != Some(1)
+    request.extensions.number(ExtensionKey::ROUTE) == Some(1)
 }
 
 /// Tells the host what a routing decision changed: the answer's extensions and, when the rule
@@ -177,7 +179,10 @@ impl Engine {
             Ok(admitted) => Ok(self.finish(request.request_id, admitted, would_deny)),
             Err(error) => {
                 deny!(error);
-                let admitted = admission(&key.id, requested_provider(request));
+                // Shadow mode: admitted where enforcement would have sent it (routed, when a
+                // rule decided), so shadow traffic is what enforced traffic would be.
+                let provider = provider.unwrap_or_else(|| requested_provider(request));
+                let admitted = with_decision(admission(&key.id, provider), decision);
                 Ok(self.finish(request.request_id, admitted, would_deny))
             }
         }

@@ -25,8 +25,8 @@ use keyward_governance::{
 };
 use keyward_plugin_api::{
     ffi::{
-        AuthorizeRequest, ExtensionKey, Header, RequestKind, ReserveRequest, RoleMask, Usage,
-        UsageEstimate,
+        AuthorizeRequest, Extension, ExtensionKey, Extensions, Header, RequestKind, ReserveRequest,
+        RoleMask, Usage, UsageEstimate,
     },
     hosts::ManualHost,
 };
@@ -139,6 +139,8 @@ fn admissions_and_reservations_allocate_nothing() {
     // Chained: the alias rule names the model, then the premium rule the provider.
     let mut routed = request(premium, None);
     routed.model = RStr::from_str("test-alias");
+    static ROUTE: [Extension<'static>; 1] = [Extension::number(ExtensionKey::ROUTE, 1)];
+    routed.extensions = Extensions::new(&ROUTE);
     // Warm up thread-locals (the random generator) before counting.
     authorizer.authorize(&chosen).unwrap();
 

@@ -118,7 +118,11 @@ fn try_ask(
 ) -> Result<Admitted, KeywardError> {
     let mut pairs: Vec<(&str, &str)> = vk.map(|v| ("x-bf-vk", v)).into_iter().collect();
     pairs.extend_from_slice(extra);
-    h.authorize_told(1, &headers(&pairs), provider, model, told)
+    // A host that applies routing says so; the tests of an unrouted authorization pass
+    // `&[]` through `h.authorize_told` directly.
+    let mut all = vec![Extension::number(ExtensionKey::ROUTE, 1)];
+    all.extend_from_slice(told);
+    h.authorize_told(1, &headers(&pairs), provider, model, &all)
 }
 
 #[test]
@@ -394,18 +398,13 @@ fn request_type_params_and_pinned_keys_reach_the_rules() {
 }
 
 #[test]
-fn a_fallback_s_authorization_is_not_routed_again() {
+fn an_authorization_the_host_does_not_mark_route_is_not_routed() {
     let h = harness(config(documented_rules()));
-    let fallback = [Extension::number(ExtensionKey::FALLBACK_ATTEMPT, 1)];
-    let admitted = try_ask(
-        &h,
-        Some(PRODUCTION),
-        &[("x-tier", "premium")],
-        Some("azure"),
-        "gpt-4o",
-        &fallback,
-    )
-    .unwrap();
+    // Authorized without ROUTE (a fallback's authorization, a probe, an older host).
+    let pairs = [("x-bf-vk", PRODUCTION), ("x-tier", "premium")];
+    let admitted = h
+        .authorize_told(1, &headers(&pairs), Some("azure"), "gpt-4o", &[])
+        .unwrap();
     assert_eq!(admitted.provider, "azure");
     assert_eq!(admitted.routing_rule, None);
 }
@@ -440,10 +439,32 @@ fn a_bad_rule_is_refused_naming_its_field() {
             json!([{"id": "r", "name": "n", "cel_expression": "model.length() > 5", "targets": [{"weight": 1}]}]),
             "routing_rules[0].cel_expression",
         ),
+        (
+            json!([{"id": "r", "name": "n", "targets": [{"provider": "azur", "weight": 1}]}]),
+            "routing_rules[0].targets[0].provider",
+        ),
     ];
     for (rules, path) in cases {
         let error = try_harness_with(config(rules.clone())).err().unwrap();
         assert_eq!(error.code, ErrorCode::INVALID_CONFIG);
         assert!(error.message.contains(path), "{rules}: {}", error.message);
     }
+}
+
+#[test]
+fn shadow_mode_admits_where_enforcement_would_have_routed() {
+    let rules = json!([
+        {"id": "to-anthropic", "name": "a", "cel_expression": "headers[\"x-route\"] == \"anthropic\"",
+         "targets": [{"provider": "anthropic", "model": "claude-3-5-sonnet", "weight": 1}]}
+    ]);
+    let mut cfg = config(rules);
+    cfg["shadow_mode"] = json!(true);
+    let h = harness(cfg);
+    // The production key does not allow anthropic: enforced, a 403; in shadow mode admitted, at
+    // the routed target, with the denial reported.
+    let admitted = ask(&h, Some(PRODUCTION), &[("x-route", "anthropic")], "gpt-4o");
+    assert_eq!(admitted.would_deny, ErrorCode::PROVIDER_BLOCKED);
+    assert_eq!(admitted.provider, "anthropic");
+    assert_eq!(admitted.routed_model.as_deref(), Some("claude-3-5-sonnet"));
+    assert_eq!(admitted.routing_rule.as_deref(), Some("to-anthropic"));
 }

@@ -487,6 +487,7 @@ pub(crate) fn log_outcome(outcome: Outcome) {
         status = outcome.status,
         attempts = outcome.attempts,
         charge = %outcome.charge,
+        routing_rule = outcome.routing_rule.as_deref().unwrap_or(""),
         "finished"
     );
 }

@@ -27,6 +27,10 @@ pub const DEFAULT_CHAIN_DEPTH: u32 = 10;
 /// on the stack).
 pub const MAX_CHAIN_DEPTH: u32 = 32;
 
+/// The most distinct models chain rules may choose (each target without a model keeps an
+/// answer for each).
+pub const MAX_CHAIN_MODELS: usize = 256;
+
 /// One target of a compiled rule.
 #[derive(Debug)]
 pub struct Target {
@@ -163,6 +167,17 @@ impl RoutingTable {
             })?;
             table.reads_params |= expression.reads_map(MapVar::Params);
             let chain = rule.is_chain_rule();
+            for (t, target) in rule.targets.iter().enumerate() {
+                if let (Some(provider), Some(known)) =
+                    (target.provider.as_deref(), owners.providers.as_ref())
+                    && !known.contains(provider)
+                {
+                    return Err(invalid(
+                        &at(&format!("targets[{t}].provider")),
+                        format!("provider {provider:?} is not configured"),
+                    ));
+                }
+            }
             let targets: Vec<Target> = rule
                 .targets
                 .iter()
@@ -207,6 +222,15 @@ impl RoutingTable {
                 RuleScope::Customer(id) => table.by_customer.entry(id.into()).or_default(),
             };
             list.push(index);
+        }
+        if chain_models.len() > MAX_CHAIN_MODELS {
+            return Err(invalid(
+                "routing_rules",
+                format!(
+                    "chain rules choose {} distinct models; at most {MAX_CHAIN_MODELS} are supported",
+                    chain_models.len()
+                ),
+            ));
         }
         table.chain_models = chain_models;
         table.build_answers();

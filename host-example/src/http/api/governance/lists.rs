@@ -196,7 +196,11 @@ async fn list_all(
         return Ok(Json(json!({ list.many: all, "total_count": all.len() })));
     }
     let field_is = |item: &Value, field: &str, wanted: Option<&String>| {
-        wanted.is_none_or(|w| item.get(field).and_then(Value::as_str).unwrap_or("") == w)
+        wanted.is_none_or(|w| {
+            let value = item.get(field).and_then(Value::as_str).unwrap_or("");
+            // A rule without a scope is global.
+            value == w || (field == "scope" && value.is_empty() && w == "global")
+        })
     };
     let search = query.get("search").map(|s| s.to_lowercase());
     let matching: Vec<&Value> = all
