@@ -2,7 +2,8 @@
 //! the real keyward-host and the mock upstream: an error whose body is not JSON (an HTML or
 //! text page from a proxy or a wrong base URL) is answered in the gateway's envelope, since no
 //! client SDK can read it, and a redirect is relayed with its `Location`. Neither is charged:
-//! without a usage report a non-2xx answer releases its reservation.
+//! without a usage report a non-2xx answer releases its reservation. An absurd usage count is
+//! read as no usage at all.
 
 mod support;
 
@@ -13,7 +14,12 @@ use support::host::{Host, MockUpstream, assert_envelope, proxy_config};
 fn a_text_error_is_answered_in_the_envelope_and_a_redirect_keeps_its_location() {
     let mock = MockUpstream::start();
     let mut config = proxy_config(&mock);
-    for model in ["mock-text-404", "mock-redirect", "mock-status-404"] {
+    for model in [
+        "mock-text-404",
+        "mock-redirect",
+        "mock-status-404",
+        "mock-absurd-usage",
+    ] {
         config["governance"]["pricing"][model] =
             json!({"input_cost_per_token": 0.0, "output_cost_per_token": 0.01});
     }
@@ -63,4 +69,12 @@ fn a_text_error_is_answered_in_the_envelope_and_a_redirect_keeps_its_location() 
         "{}",
         json_error.text
     );
+
+    // An absurd usage (u64::MAX completion tokens) is a broken upstream's: the answer is
+    // relayed, and charged as one without usage — the text it delivered, 37 bytes: 10 tokens
+    // at $0.01 — not a budget filled in one request.
+    let absurd = chat("mock-absurd-usage");
+    assert_eq!(absurd.status, 200, "{}", absurd.text);
+    let spent = host.budget_usage("b-small");
+    assert!((spent - 0.10).abs() < 1e-9, "charged ${spent}");
 }

@@ -12,7 +12,8 @@
 //! `mock-stall-body` sends its headers and half a JSON body, then nothing, and
 //! `mock-stall-stream` one event, then nothing (for the upstream timeouts); `mock-text-404`
 //! answers 404 with a plain-text body, as a wrong base URL behind a proxy does, and
-//! `mock-redirect` answers 302 to `https://example.invalid/moved`.
+//! `mock-redirect` answers 302 to `https://example.invalid/moved`; `mock-absurd-usage` reports
+//! `u64::MAX` completion tokens.
 //! `GET /mock/requests` lists what was received (path, model, credential, pinned-key headers);
 //! `DELETE /mock/requests` clears it.
 //!
@@ -315,6 +316,10 @@ async fn answer(
     let no_usage = model == "mock-no-usage";
     let usage = match operation {
         _ if no_usage => Value::Null,
+        // A broken upstream's count.
+        _ if model == "mock-absurd-usage" => {
+            json!({"prompt_tokens": PROMPT_TOKENS, "completion_tokens": u64::MAX, "total_tokens": u64::MAX})
+        }
         Operation::Embedding => {
             json!({"prompt_tokens": PROMPT_TOKENS, "total_tokens": PROMPT_TOKENS})
         }
