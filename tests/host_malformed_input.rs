@@ -1,11 +1,12 @@
 //! A malformed-input sweep against the management API: thousands of generated bad bodies and
 //! query strings (deterministic, seeded), and not one 5xx, crash, or answer outside the error
-//! envelope.
+//! envelope; malformed path parameters, over-long URIs and over-large headers are answered in the
+//! envelope too.
 
 mod support;
 
 use serde_json::{Value, json};
-use support::host::{Host, test_config};
+use support::host::{ADMIN_TOKEN, Host, assert_envelope, test_config};
 
 /// A small deterministic generator (xorshift), so a failure reproduces.
 struct Rng(u64);
@@ -300,4 +301,66 @@ fn a_secret_in_an_enum_a_number_or_a_duration_field_is_not_echoed() {
         !logs.contains(secret) && !logs.contains(&number.to_string()),
         "the value reached the logs:\n{logs}"
     );
+}
+
+fn get(path: &str, extra_headers: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n{extra_headers}Connection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn assert_json_envelope(reply: &support::host::Reply, status: u16, what: &str) -> String {
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/json"),
+        "{what}: {reply:?}"
+    );
+    assert_envelope(reply, status)
+}
+
+#[test]
+fn bad_path_escapes_long_uris_and_large_headers_are_answered_in_the_envelope() {
+    let host = Host::start("malformed-head", &test_config());
+
+    // A path parameter whose percent-escape is malformed (`%ZZ`) or decodes to bytes that are
+    // not UTF-8 (`%FF`, `%C3%28`).
+    for path in [
+        "/api/governance/virtual-keys/%ZZ",
+        "/api/governance/virtual-keys/%FF",
+        "/api/providers/%C3%28/keys",
+        "/api/providers/openai/keys/oa%2",
+    ] {
+        let reply = host.raw_exchange(&get(path, ""));
+        let kind = assert_json_envelope(&reply, 400, path);
+        assert_eq!(kind, "invalid_request", "{path}: {}", reply.text);
+    }
+    // A well-formed escape still reaches the route.
+    let reply = host.raw_exchange(&get("/api/governance/virtual-keys/vk%2Dalpha", ""));
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    // A 20 KB URI: 414 in the envelope; a 4 KB one is served.
+    let long = format!(
+        "/api/governance/virtual-keys?search={}",
+        "a".repeat(20 * 1024)
+    );
+    let reply = host.raw_exchange(&get(&long, ""));
+    let kind = assert_json_envelope(&reply, 414, "20 KB URI");
+    assert_eq!(kind, "uri_too_long", "{}", reply.text);
+    let fine = format!(
+        "/api/governance/virtual-keys?search={}",
+        "a".repeat(4 * 1024)
+    );
+    assert_eq!(host.raw_exchange(&get(&fine, "")).status, 200);
+
+    // A 100 KB header: 431 in the envelope; a 4 KB one is served.
+    let big = format!("X-Big: {}\r\n", "b".repeat(100 * 1024));
+    let reply = host.raw_exchange(&get("/health", &big));
+    let kind = assert_json_envelope(&reply, 431, "100 KB header");
+    assert_eq!(kind, "request_header_fields_too_large", "{}", reply.text);
+    let small = format!("X-Big: {}\r\n", "b".repeat(4 * 1024));
+    assert_eq!(host.raw_exchange(&get("/health", &small)).status, 200);
+
+    // The host still serves.
+    assert_eq!(host.admin("GET", "/api/keys", None).status, 200);
 }

@@ -73,6 +73,7 @@ pub async fn run(args: Args) -> Result<(), String> {
         args.listen,
         args.threading,
         args.workers(),
+        serve::ConnectionLimits::from_args(&args),
         app,
         shutdown_signal(),
     )

@@ -14,12 +14,74 @@
 //!   on the caller's runtime; a shutdown stops accepting and lets requests in flight finish.
 //!
 //! Measured trade-off: docs/benchmarks.md ("Gateway").
+//!
+//! Both threadings serve each connection the same way ([`connection`]: hyper's HTTP/1.1 with
+//! the header-read, keep-alive and body-read timeouts and the limits on a request head) and
+//! share one cap on open client connections ([`cap`]); docs/host.md ("Limits") gives the
+//! defaults. Accepted sockets get `TCP_NODELAY` ([`nodelay`]); a shutdown stops accepting,
+//! closes idle connections and lets requests in flight finish, as `axum::serve` did.
 
-use std::{future::Future, net::SocketAddr, thread::JoinHandle};
+mod cap;
+mod connection;
 
+use std::{future::Future, net::SocketAddr, sync::Arc, thread::JoinHandle};
+
+use axum::serve::Listener;
 use tokio::sync::watch;
 
-use crate::{cli::Threading, http::router::App};
+pub use cap::{FD_RESERVE, FD_RESERVE_PER_WORKER, default_max_connections};
+pub use connection::{CLOSE_GRACE, MAX_HEAD_BUFFER, MAX_HEADER_BYTES, MAX_URI_BYTES, Timeouts};
+
+use crate::{
+    cli::{Args, Threading},
+    http::router::App,
+};
+
+/// The limits on client connections, the same in both threadings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// The timeouts of each connection.
+    pub timeouts: Timeouts,
+    /// The most client connections open at once.
+    pub max_connections: usize,
+}
+
+impl ConnectionLimits {
+    /// The limits the command line asks for; the cap defaults to
+    /// [`default_max_connections`] (a cap given above it is kept, with a warning).
+    pub fn from_args(args: &Args) -> Self {
+        let (derived, limit) = default_max_connections(args.workers());
+        let max_connections = match args.max_connections {
+            Some(cap) => {
+                let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+                if cap > derived {
+                    tracing::warn!(
+                        max_connections = cap,
+                        open_file_limit = ?limit,
+                        "--max-connections is above what the open-file limit leaves room for ({derived}): \
+                         connections, upstream connections or files may fail with `too many open files`"
+                    );
+                }
+                cap
+            }
+            None => derived,
+        };
+        Self {
+            timeouts: Timeouts {
+                header_read: args.header_read_timeout,
+                keep_alive: args.keep_alive_timeout,
+                body_read: args.body_read_timeout,
+            },
+            max_connections,
+        }
+    }
+}
+
+/// What every accept loop shares.
+struct Shared {
+    timeouts: Timeouts,
+    gate: Arc<cap::Gate>,
+}
 
 /// Serves `app` on `address` until `shutdown` completes, then lets requests in flight finish.
 /// Logs `keyward-host listening on ADDRESS` once the socket is bound.
@@ -27,9 +89,14 @@ pub async fn serve(
     address: SocketAddr,
     threading: Threading,
     workers: usize,
+    limits: ConnectionLimits,
     app: App,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    let shared = Arc::new(Shared {
+        timeouts: limits.timeouts,
+        gate: cap::Gate::new(limits.max_connections),
+    });
     match threading {
         Threading::WorkStealing => {
             let listener = tokio::net::TcpListener::bind(address)
@@ -38,15 +105,13 @@ pub async fn serve(
             let bound = listener
                 .local_addr()
                 .map_err(|e| format!("cannot read the bound address: {e}"))?;
-            announce(bound, threading, workers);
-            axum::serve(nodelay(listener), app)
-                .with_graceful_shutdown(shutdown)
-                .await
-                .map_err(|e| e.to_string())
+            announce(bound, threading, workers, &limits);
+            accept_loop(nodelay(listener), app, shared, shutdown).await;
+            Ok(())
         }
         Threading::PerCore => {
-            let running = start(address, workers, app)?;
-            announce(running.address, threading, workers);
+            let running = start(address, workers, app, shared)?;
+            announce(running.address, threading, workers, &limits);
             tokio::select! {
                 () = shutdown => {}
                 () = running.failed() => tracing::error!("a serving thread stopped; shutting down"),
@@ -56,8 +121,62 @@ pub async fn serve(
     }
 }
 
-fn announce(address: SocketAddr, threading: Threading, workers: usize) {
-    tracing::info!(?threading, workers, "keyward-host listening on {address}");
+fn announce(address: SocketAddr, threading: Threading, workers: usize, limits: &ConnectionLimits) {
+    let Timeouts {
+        header_read,
+        keep_alive,
+        body_read,
+    } = limits.timeouts;
+    tracing::info!(
+        ?threading,
+        workers,
+        max_connections = limits.max_connections,
+        ?header_read,
+        ?keep_alive,
+        ?body_read,
+        "keyward-host listening on {address}"
+    );
+}
+
+/// Accepts connections from `listener` and serves each on its own task until `shutdown`
+/// completes; then stops accepting, asks every connection to close (hyper's graceful shutdown:
+/// idle ones at once, the others after the answer in progress) and waits for all of them.
+async fn accept_loop<L>(
+    mut listener: L,
+    app: App,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()>,
+) where
+    L: Listener<Io = tokio::net::TcpStream>,
+{
+    let (stop, stopping) = watch::channel(false);
+    // Each connection's task holds a receiver: all are gone when every connection has ended.
+    let (open_tx, open_rx) = watch::channel(());
+    tokio::pin!(shutdown);
+    loop {
+        // `axum::serve`'s accept: connection errors are skipped; others (`EMFILE`) are logged
+        // and retried after a second.
+        let io = tokio::select! {
+            (io, _) = listener.accept() => io,
+            () = &mut shutdown => break,
+        };
+        let admitted = tokio::select! {
+            admitted = shared.gate.admit() => admitted,
+            () = &mut shutdown => break,
+        };
+        let app = app.clone();
+        let timeouts = shared.timeouts;
+        let stopping = stopping.clone();
+        let open = open_rx.clone();
+        tokio::spawn(async move {
+            connection::serve(io, app, timeouts, admitted, stopping).await;
+            drop(open);
+        });
+    }
+    let _ = stop.send(true);
+    drop(open_rx);
+    drop(listener);
+    open_tx.closed().await;
 }
 
 /// The serving threads.
@@ -69,7 +188,12 @@ struct Workers {
 }
 
 /// Listens on `address` and starts `workers` serving threads.
-fn start(address: SocketAddr, workers: usize, app: App) -> Result<Workers, String> {
+fn start(
+    address: SocketAddr,
+    workers: usize,
+    app: App,
+    shared: Arc<Shared>,
+) -> Result<Workers, String> {
     let listener = std::net::TcpListener::bind(address)
         .map_err(|e| format!("cannot listen on {address}: {e}"))?;
     listener
@@ -91,6 +215,7 @@ fn start(address: SocketAddr, workers: usize, app: App) -> Result<Workers, Strin
     let mut threads = Vec::with_capacity(sockets.len());
     for (index, socket) in sockets.into_iter().enumerate() {
         let app = app.clone();
+        let shared = shared.clone();
         let mut stopped = stopped.clone();
         let thread = std::thread::Builder::new()
             .name(format!("keyward-worker-{index}"))
@@ -102,13 +227,12 @@ fn start(address: SocketAddr, workers: usize, app: App) -> Result<Workers, Strin
                 runtime.block_on(async move {
                     let listener = tokio::net::TcpListener::from_std(socket)
                         .map_err(|e| format!("worker {index}: cannot use its socket: {e}"))?;
-                    axum::serve(nodelay(listener), app)
-                        .with_graceful_shutdown(async move {
-                            // A closed channel (the control runtime is gone) stops too.
-                            let _ = stopped.wait_for(|stop| *stop).await;
-                        })
-                        .await
-                        .map_err(|e| format!("worker {index}: {e}"))
+                    accept_loop(nodelay(listener), app, shared, async move {
+                        // A closed channel (the control runtime is gone) stops too.
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await;
+                    Ok(())
                 })
             })
             .map_err(|e| format!("cannot start a worker thread: {e}"))?;

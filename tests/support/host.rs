@@ -149,6 +149,17 @@ pub struct Host {
     agent: ureq::Agent,
 }
 
+/// How [`Host::launch`] starts a host.
+#[derive(Default)]
+pub struct Launch<'a> {
+    /// Extra environment variables.
+    pub env: &'a [(&'a str, &'a str)],
+    /// Extra command-line arguments.
+    pub args: &'a [&'a str],
+    /// The open-file limit to start it with.
+    pub nofile: Option<u64>,
+}
+
 /// A response: status and JSON body (`Value::Null` when the body is not JSON).
 #[derive(Debug)]
 pub struct Reply {
@@ -194,7 +205,32 @@ impl Host {
 
     /// [`start_in`](Self::start_in) with extra environment variables.
     pub fn start_with_env(dir: PathBuf, env: &[(&str, &str)]) -> Result<Host, String> {
-        let mut command = Command::new(host_binary());
+        Self::launch(
+            dir,
+            &Launch {
+                env,
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// [`start_in`](Self::start_in) with extra environment variables, extra command-line
+    /// arguments and, when `nofile` is given, the process's open-file limit (`RLIMIT_NOFILE`,
+    /// soft and hard) lowered to it (through `bash -c 'ulimit -n N; exec …'`, so the child's
+    /// process id stays the host's).
+    pub fn launch(dir: PathBuf, launch: &Launch<'_>) -> Result<Host, String> {
+        let mut command = match launch.nofile {
+            Some(limit) => {
+                let mut command = Command::new("bash");
+                command
+                    .arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(host_binary());
+                command
+            }
+            None => Command::new(host_binary()),
+        };
+        command.args(launch.args);
         command
             .arg("--config")
             .arg(dir.join("config.json"))
@@ -208,7 +244,7 @@ impl Host {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        for (name, value) in env {
+        for (name, value) in launch.env {
             command.env(name, value);
         }
         let mut child = command
@@ -350,6 +386,75 @@ impl Host {
             body,
             text,
             retry_after,
+            headers,
+        }
+    }
+
+    /// The address the host listens on (`127.0.0.1:PORT`).
+    pub fn address(&self) -> String {
+        self.base.trim_start_matches("http://").to_owned()
+    }
+
+    /// Writes `request` (raw bytes, which may be malformed) on a fresh connection and reads the
+    /// one answer (within 10 s), by its `content-length` or to the end of the connection.
+    pub fn raw_exchange(&self, request: &[u8]) -> Reply {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(self.address()).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("read timeout");
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .expect("write timeout");
+        // The host may answer (and close) before it has read everything: a failed write is not
+        // the test's concern, the answer is.
+        let _ = stream.write_all(request);
+        let mut received = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        let head_end = loop {
+            if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+                break at + 4;
+            }
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => panic!(
+                    "no complete answer head: {:?}\nlogs:\n{}",
+                    String::from_utf8_lossy(&received),
+                    self.logs()
+                ),
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        };
+        let head = String::from_utf8_lossy(&received[..head_end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|line| line.split(' ').nth(1))
+            .and_then(|code| code.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("no status line in {head:?}"));
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|line| line.split_once(':'))
+            .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            .collect();
+        let length = headers
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.parse::<usize>().ok());
+        let mut body = received[head_end..].to_vec();
+        while length.is_none_or(|length| body.len() < length) {
+            match stream.read(&mut chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => body.extend_from_slice(&chunk[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&body).into_owned();
+        Reply {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+            retry_after: headers
+                .iter()
+                .find(|(name, _)| name == "retry-after")
+                .map(|(_, value)| value.clone()),
             headers,
         }
     }

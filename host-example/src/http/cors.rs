@@ -35,25 +35,6 @@ impl<S> Cors<S> {
     }
 }
 
-/// Each accepted connection is served by a copy (what `axum::serve` asks of a service).
-impl<'a, L, S> tower_service::Service<axum::serve::IncomingStream<'a, L>> for Cors<S>
-where
-    L: axum::serve::Listener,
-    S: Clone,
-{
-    type Response = Self;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Self, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _: axum::serve::IncomingStream<'a, L>) -> Self::Future {
-        std::future::ready(Ok(self.clone()))
-    }
-}
-
 fn with_headers(mut response: Response, headers: Vec<(&'static str, String)>) -> Response {
     for (name, value) in headers {
         if let Ok(value) = HeaderValue::from_str(&value) {

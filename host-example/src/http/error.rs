@@ -102,7 +102,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The envelope of `error` as an axum response (status, JSON body, `Retry-After`).
+/// The envelope of `error` as an axum response (status, JSON body, `Retry-After`; a 408, whose
+/// request body was not read to its end, also closes the connection).
 pub fn envelope_response(error: &GatewayError) -> Response {
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = (status, error.body()).into_response();
@@ -113,6 +114,9 @@ pub fn envelope_response(error: &GatewayError) -> Response {
     );
     if let Some(secs) = error.retry_after_secs {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    if status == StatusCode::REQUEST_TIMEOUT {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
 }

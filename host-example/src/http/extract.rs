@@ -1,18 +1,26 @@
 //! Request extractors that answer bad input in the error envelope, naming the field:
 //! [`JsonBody`] (path of the offending field, e.g. `weight` or `aliases.gpt-4o.model_id`; sizes
-//! bounded by [`crate::http::bounds`]) and
-//! [`RawQuery`] (the query string as pairs, parsed by each route with per-parameter errors).
+//! bounded by [`crate::http::bounds`]),
+//! [`RawQuery`] (the query string as pairs, parsed by each route with per-parameter errors) and
+//! [`Path`] (path parameters: a malformed percent-escape, or one that does not decode to UTF-8,
+//! is a 400 naming the parameter, where axum's own `Path` answers plain text). A request body
+//! that stalls ([`BodyStalled`]) is answered 408.
+
+use std::time::Duration;
 
 use axum::{
     body::Bytes,
-    extract::{FromRequest, FromRequestParts, Request},
+    extract::{FromRequest, FromRequestParts, Request, rejection::PathRejection},
     http::{StatusCode, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
+use keyward_host_core::error::GatewayError;
+use keyward_plugin_api::model::secret::without_input_values;
+
 use crate::http::error::ApiError;
 
-/// A request body, with a refusal (too large, unreadable) answered in the envelope.
+/// A request body, with a refusal (too large, unreadable, stalled) answered in the envelope.
 #[derive(Debug)]
 pub struct RawBody(pub Bytes);
 
@@ -24,10 +32,110 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             let status = rejection.status();
             if status == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::new(status, "payload_too_large", "the request body is larger than the configured limit (client.max_request_body_size_mb)")
+            } else if let Some(stalled) = BodyStalled::find(&rejection) {
+                ApiError(stalled.answer())
             } else {
                 ApiError::bad_request("body", format!("cannot read the request body: {rejection}"))
             }
         })
+    }
+}
+
+/// The error of a request body that sent nothing for the body-read timeout
+/// (`--body-read-timeout`; raised by the body the server hands the router).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyStalled(pub Duration);
+
+impl std::fmt::Display for BodyStalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the request body sent nothing for {:?} (--body-read-timeout)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BodyStalled {}
+
+impl BodyStalled {
+    /// The stalled body behind `error` (itself or one of its sources), if it is one.
+    pub fn find(error: &(dyn std::error::Error + 'static)) -> Option<Self> {
+        std::iter::successors(Some(error), |error| error.source())
+            .find_map(|error| error.downcast_ref::<Self>())
+            .copied()
+    }
+
+    /// The answer: 408 `request_timeout` about `body` (the envelope of a 408 closes the
+    /// connection: the rest of the body is never read).
+    pub fn answer(&self) -> GatewayError {
+        let mut error = GatewayError::new(408, "request_timeout", self.to_string());
+        error.param = Some("body".to_owned());
+        error
+    }
+}
+
+/// axum's `Path`, with every refusal answered in the envelope: a malformed percent-escape in
+/// the request path (`%` not followed by two hexadecimal digits, which axum would keep as
+/// text) and a parameter that does not decode to UTF-8 are 400 `invalid_request`.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(at) = malformed_escape(parts.uri.path()) {
+            let escape: String = parts.uri.path()[at..].chars().take(3).collect();
+            return Err(ApiError::bad_request(
+                "path",
+                format!(
+                    "the path has a malformed percent-escape `{escape}` (a `%` must be followed by two hexadecimal digits)"
+                ),
+            ));
+        }
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|rejection| path_error(&rejection))
+    }
+}
+
+/// Where the first `%` not followed by two hexadecimal digits is, if any.
+fn malformed_escape(path: &str) -> Option<usize> {
+    let bytes = path.as_bytes();
+    bytes.iter().enumerate().find_map(|(at, &byte)| {
+        let escape_ok = bytes
+            .get(at + 1..at + 3)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit));
+        (byte == b'%' && !escape_ok).then_some(at)
+    })
+}
+
+fn path_error(rejection: &PathRejection) -> ApiError {
+    use axum::extract::path::ErrorKind;
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(failed) => {
+            let param = match failed.kind() {
+                ErrorKind::InvalidUtf8InPathParam { key }
+                | ErrorKind::ParseErrorAtKey { key, .. } => key.clone(),
+                _ => "path".to_owned(),
+            };
+            let message = match failed.kind() {
+                ErrorKind::InvalidUtf8InPathParam { key } => {
+                    format!("the path parameter {key} does not decode to UTF-8 text")
+                }
+                kind => format!(
+                    "invalid path parameter: {}",
+                    truncate(&without_input_values(&kind.to_string()))
+                ),
+            };
+            ApiError::bad_request(param, message)
+        }
+        other => {
+            tracing::error!(error = %other, "a route's path parameters do not match its handler");
+            ApiError::internal("the route's path parameters cannot be read")
+        }
     }
 }
 
@@ -64,8 +172,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         } else {
             path
         };
-        let reason =
-            keyward_plugin_api::model::secret::without_input_values(&error.inner().to_string());
+        let reason = without_input_values(&error.inner().to_string());
         ApiError::bad_request(param.clone(), format!("{param}: {reason}"))
     })?;
     deserializer.end().map_err(|e| {
@@ -159,4 +266,33 @@ fn form_urlencoded(query: &str) -> Vec<(String, String)> {
             })
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_percent_escapes_are_found() {
+        assert_eq!(malformed_escape("/api/keys/vk%2Dalpha"), None);
+        assert_eq!(malformed_escape("/api/keys/%ZZ"), Some(10));
+        assert_eq!(malformed_escape("/api/keys/oa%2"), Some(12));
+        assert_eq!(malformed_escape("/api/keys/%"), Some(10));
+        assert_eq!(malformed_escape("/a%c3%A9"), None);
+    }
+
+    #[test]
+    fn a_stalled_body_is_found_through_the_error_sources() {
+        let stalled: Box<dyn std::error::Error + Send + Sync> =
+            Box::new(BodyStalled(Duration::from_secs(1)));
+        let wrapped = axum::Error::new(stalled);
+        assert!(BodyStalled::find(&wrapped).is_some());
+        let other = axum::Error::new(std::io::Error::other("reset"));
+        assert!(BodyStalled::find(&other).is_none());
+        let answer = BodyStalled(Duration::from_secs(1)).answer();
+        assert_eq!(
+            (answer.status, &*answer.error_type),
+            (408, "request_timeout")
+        );
+    }
 }

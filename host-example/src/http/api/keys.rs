@@ -4,11 +4,7 @@
 //! key document; a body may carry them back (they must agree with the key and the route). An
 //! update that sends a redacted value back keeps the stored secret.
 
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    routing::get,
-};
+use axum::{Json, Router, extract::State, routing::get};
 use keyward_plugin_api::model::{
     key::Key,
     secret::{looks_redacted, with_exposed_secrets},
@@ -18,7 +14,7 @@ use serde_json::{Value, json};
 use crate::{
     http::{
         error::ApiError,
-        extract::{self, JsonBody},
+        extract::{self, JsonBody, Path},
         state::AppState,
     },
     service::governance::document,

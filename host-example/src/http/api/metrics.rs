@@ -4,11 +4,15 @@
 
 use axum::{
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
-use crate::{http::state::AppState, metrics::CONTENT_TYPE, service::governance::document};
+use crate::{
+    http::{error::ApiError, state::AppState},
+    metrics::CONTENT_TYPE,
+    service::governance::document,
+};
 
 /// The `/metrics` handler.
 pub async fn scrape(State(state): State<AppState>) -> Response {
@@ -16,7 +20,7 @@ pub async fn scrape(State(state): State<AppState>) -> Response {
     let documents = document(&state.store.snapshot()).ok();
     let current = usage.as_deref().zip(documents.as_ref());
     let Ok(text) = state.metrics.encode(current) else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return ApiError::internal("the metrics could not be encoded").into_response();
     };
     let mut response = text.into_response();
     response

@@ -12,11 +12,7 @@
 //! stored ones, omitted ones stay, `null` clears. A body carrying keys is refused (use the key
 //! routes). A provider a virtual key's provider config names cannot be deleted (409).
 
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    routing::get,
-};
+use axum::{Json, Router, extract::State, routing::get};
 use keyward_host_core::config::{HostConfig, ProviderConfig};
 use keyward_plugin_api::model::secret::{redact_strings, with_exposed_secrets};
 use serde_json::{Map, Value, json};
@@ -25,7 +21,7 @@ use super::keys::restore;
 use crate::{
     http::{
         error::ApiError,
-        extract::{JsonBody, parse_json, truncate},
+        extract::{JsonBody, Path, parse_json, truncate},
         state::AppState,
     },
     service::governance::document,

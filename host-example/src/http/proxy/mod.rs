@@ -15,8 +15,8 @@ use axum::{
     Router,
     body::{Body, Bytes},
     extract::{Request as ClientRequest, State},
-    http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, HeaderValue, Method, Request, header},
+    response::Response,
     routing::{get, post},
 };
 use http_body_util::{BodyExt, Full, Limited};
@@ -37,7 +37,7 @@ use keyward_plugin_api::{
 use tracing::Instrument;
 
 use crate::{
-    http::{error::envelope_response, state::AppState},
+    http::{error::envelope_response, extract::BodyStalled, state::AppState},
     metrics::Metrics,
 };
 
@@ -259,6 +259,14 @@ async fn forward_in_span(
     }
 }
 
+/// The answer when an upstream answer's head cannot be rebuilt for the client (its status or
+/// content type refused by the `http` crate).
+fn unbuildable_answer() -> Response {
+    envelope_response(&GatewayError::internal(
+        "the upstream answer could not be passed on",
+    ))
+}
+
 /// Reads a request body up to `limit` bytes.
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
     let too_large = || {
@@ -271,10 +279,12 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(error) => Err(GatewayError::bad_request(
-            "body",
-            format!("cannot read the request body: {error}"),
-        )),
+        Err(error) => Err(match BodyStalled::find(&*error) {
+            Some(stalled) => stalled.answer(),
+            None => {
+                GatewayError::bad_request("body", format!("cannot read the request body: {error}"))
+            }
+        }),
     }
 }
 
@@ -376,7 +386,7 @@ async fn relay(
         return builder
             .header(header::CACHE_CONTROL, "no-cache")
             .body(body)
-            .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
+            .unwrap_or_else(|_| unbuildable_answer());
     }
     // The client may leave while the answer is read: the guard then finishes the session with
     // what was read (a 2xx is charged, not released), as the stream's body does.
@@ -387,7 +397,9 @@ async fn relay(
     )
     .await;
     let Some((session, meter)) = relaying.open.take() else {
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return envelope_response(&GatewayError::internal(
+            "the upstream answer's session was already finished",
+        ));
     };
     let read = match read {
         Ok(read) => read,
@@ -421,7 +433,7 @@ async fn relay(
             }
             builder
                 .body(Body::from(bytes))
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+                .unwrap_or_else(|_| unbuildable_answer())
         }
         Err(error) => {
             tracing::warn!(%error, "upstream body could not be read");

@@ -14,13 +14,7 @@
 //! its `pricing_patch` string, as Bifrost's file form has it. Deleting a model config deletes the
 //! budgets that name it as their owner. A global routing rule keeps no `scope_id`.
 
-use std::collections::HashMap;
-
-use axum::{
-    Json, Router,
-    extract::{Path, Query, State},
-    routing::get,
-};
+use axum::{Json, Router, extract::State, routing::get};
 use keyward_host_core::config::HostConfig;
 use serde_json::{Map, Value, json};
 
@@ -28,7 +22,7 @@ use super::fresh_id;
 use crate::http::api::apply_fields;
 use crate::http::{
     error::ApiError,
-    extract::{JsonBody, truncate},
+    extract::{JsonBody, Path, RawQuery, truncate},
     state::AppState,
 };
 
@@ -187,7 +181,7 @@ fn entry_of(body: Value, list: List) -> Result<Map<String, Value>, ApiError> {
 
 async fn list_all(
     State(state): State<AppState>,
-    Query(query): Query<HashMap<String, String>>,
+    query: RawQuery,
     list: List,
 ) -> Result<Json<Value>, ApiError> {
     let config = state.store.snapshot();
@@ -195,7 +189,7 @@ async fn list_all(
     if !list.paged {
         return Ok(Json(json!({ list.many: all, "total_count": all.len() })));
     }
-    let field_is = |item: &Value, field: &str, wanted: Option<&String>| {
+    let field_is = |item: &Value, field: &str, wanted: Option<&str>| {
         wanted.is_none_or(|w| {
             let value = item.get(field).and_then(Value::as_str).unwrap_or("");
             // A rule without a scope is global.

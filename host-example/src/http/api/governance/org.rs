@@ -3,11 +3,7 @@
 //! A team or customer still referenced by a virtual key (or a customer by a team) cannot be
 //! deleted: 409, naming who references it.
 
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    routing::get,
-};
+use axum::{Json, Router, extract::State, routing::get};
 use chrono::Utc;
 use keyward_plugin_api::model::governance::{Customer, Team};
 use serde_json::{Map, Value, json};
@@ -16,7 +12,7 @@ use super::fresh_id;
 use crate::{
     http::{
         error::ApiError,
-        extract::{JsonBody, RawQuery, parse_json, truncate},
+        extract::{JsonBody, Path, RawQuery, parse_json, truncate},
         state::AppState,
     },
     service::governance::{document, set_document},

@@ -17,11 +17,7 @@
 //! are removed, budgets sent without an id keep the id (and so the usage) of the stored budget
 //! with the same `reset_duration`, and a redacted `value` sent back keeps the stored value.
 
-use axum::{
-    Json, Router,
-    extract::{Path, State},
-    routing::get,
-};
+use axum::{Json, Router, extract::State, routing::get};
 use chrono::Utc;
 use keyward_plugin_api::model::{
     governance::{GovernanceDocument, VirtualKey, virtual_key::ProviderConfigKey},
@@ -33,7 +29,7 @@ use super::{fresh_id, usage::UsageView};
 use crate::{
     http::{
         error::ApiError,
-        extract::{JsonBody, RawQuery, parse_json, truncate},
+        extract::{JsonBody, Path, RawQuery, parse_json, truncate},
         state::AppState,
     },
     service::governance::{document, set_document},
