@@ -39,6 +39,9 @@ pub struct Store {
     routes: ArcSwap<Routes>,
     catalog: ArcSwap<ModelCatalog>,
     writer: tokio::sync::Mutex<()>,
+    /// Held while usage is read and written, so a save that read older usage can never land
+    /// after one that read newer (the snapshot in flight at shutdown and the final save).
+    usage_writer: std::sync::Mutex<()>,
     plugins: Arc<PluginHost>,
     data_dir: PathBuf,
 }
@@ -51,6 +54,7 @@ impl Store {
             catalog: ArcSwap::from_pointee(ModelCatalog::build(&config)),
             current: ArcSwap::from_pointee(config),
             writer: tokio::sync::Mutex::new(()),
+            usage_writer: std::sync::Mutex::new(()),
             plugins,
             data_dir,
         }
@@ -166,8 +170,13 @@ impl Store {
         Ok(report)
     }
 
-    /// Writes the enforcer's usage to `usage.json`.
+    /// Writes the enforcer's usage to `usage.json`: read and written under one lock, so saves
+    /// land in the order they read.
     pub fn save_usage(&self) -> Result<(), String> {
+        let _one_at_a_time = self
+            .usage_writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let usage = match self.plugins.snapshot_usage() {
             Ok(usage) => usage,
             Err(error) if error.code == ErrorCode::UNSUPPORTED => return Ok(()),
