@@ -72,6 +72,8 @@ pub struct Admitted {
     pub request_id: String,
     /// `admit`, or `would_deny:<type>` in shadow mode.
     pub decision: String,
+    /// The routing rule that chose the provider and model (empty: none).
+    pub routing_rule: String,
     /// The body to send upstream instead of the caller's, when it changes.
     pub new_body: Option<Vec<u8>>,
 }
@@ -187,6 +189,7 @@ impl Runtime {
             virtual_key_id: session.virtual_key_id().to_owned(),
             request_id: session.request_id().to_string(),
             decision: session.decision().into_owned(),
+            routing_rule: session.routing_rule().unwrap_or_default().to_owned(),
             session: Some(session),
         })
     }

@@ -177,6 +177,15 @@ def config(upstream_port, plugins):
                 {"id": "vk-abort", "value": "sk-bf-abort", "provider_configs": openai,
                  "budgets": budget("b-abort", 0.05)},
                 {"id": "vk-reload", "value": "sk-bf-reload", "provider_configs": openai},
+                {"id": "vk-route", "value": "sk-bf-route", "provider_configs": openai},
+            ],
+            # Bifrost's routing rules: a header and a query parameter send the request to
+            # another model.
+            "routing_rules": [
+                {"id": "e2e-route", "name": "header and query", "scope": "virtual_key",
+                 "scope_id": "vk-route",
+                 "cel_expression": "headers[\"X-Route\"] == \"yes\" && params[\"via\"] == \"query\"",
+                 "targets": [{"provider": "openai", "model": "test-model", "weight": 1}]},
             ],
         },
         "plugins": {
@@ -199,7 +208,7 @@ http {{
     fastcgi_temp_path {tmp}/fastcgi;
     uwsgi_temp_path {tmp}/uwsgi;
     scgi_temp_path {tmp}/scgi;
-    log_format keyward '$status $keyward_decision $keyward_key_id $keyward_provider $keyward_model $keyward_virtual_key';
+    log_format keyward '$status $keyward_decision $keyward_key_id $keyward_provider $keyward_model $keyward_virtual_key rule=$keyward_routing_rule';
     access_log {tmp}/access.log keyward;
     keyward_config {tmp}/config.json;
     {extra_main}
@@ -485,8 +494,25 @@ def test(run, tmp, conf, port, env, args):
     result = subprocess.run([NGINX, "-t", "-p", tmp, "-c", broken_conf], env=env, capture_output=True, text=True)
     run.check("nginx -t refuses a missing plugin, naming it", result.returncode != 0 and "missing.so" in result.stderr, result.stderr[-500:])
 
+    # A routing rule (header and query parameter) sends the request to its target model.
+    before = len(Upstream.seen)
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions?via=query",
+                                     data=json.dumps(chat("test-model-alias")).encode(), method="POST")
+    for name, value in (("Content-Type", "application/json"), ("x-bf-vk", "sk-bf-route"), ("x-route", "yes")):
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=15) as response:
+        routed_status = response.status
+    seen = Upstream.seen[before:]
+    run.check("a routing rule sends the request to its target model",
+              routed_status == 200 and len(seen) == 1 and (seen[0]["body"] or {}).get("model") == "test-model",
+              f"{routed_status} {seen}")
+    status, _, _ = post(port, chat("test-model"), vk="sk-bf-route")
+    run.check("without the header the request is not routed", status == 200)
+
     # Variables in the access log.
     access = open(os.path.join(tmp, "access.log")).read()
+    run.check("access log shows $keyward_routing_rule for a routed request",
+              "openai test-model vk-route rule=e2e-route" in access and "rule=-" in access, access[-600:])
     run.check("access log shows $keyward_decision and the key id", "200 admit k-" in access, access[:300])
     run.check("access log shows denials", "403 deny:virtual_key_not_found" in access)
 

@@ -13,6 +13,7 @@
 //! | `$keyward_upstream_url` | the full upstream URL of the attempt (provider adapters applied: Azure's deployment path and `api-version`, a self-hosted key's URL) |
 //! | `$keyward_allocations` | with the test-only `count-allocations` feature: the module's heap allocations so far in this worker |
 //! | `$keyward_charge` | what was charged, once the answer ended: `settle:<input>/<cached>/<output>` or `release` (for `log_format`) |
+//! | `$keyward_routing_rule` | the id of the routing rule that chose the provider and model (not found when none did) |
 
 use ngx::{
     ffi::{
@@ -27,7 +28,7 @@ use super::{
     guard,
 };
 
-const NAMES: [ngx_str_t; 11] = [
+const NAMES: [ngx_str_t; 12] = [
     ngx_string!("keyward_base_url"),
     ngx_string!("keyward_key"),
     ngx_string!("keyward_key_id"),
@@ -39,6 +40,7 @@ const NAMES: [ngx_str_t; 11] = [
     ngx_string!("keyward_upstream_url"),
     ngx_string!("keyward_charge"),
     ngx_string!("keyward_allocations"),
+    ngx_string!("keyward_routing_rule"),
 ];
 
 /// Declares the variables (preconfiguration).
@@ -95,6 +97,9 @@ unsafe extern "C" fn get_variable(
                     8 => admitted.map(|a| a.upstream_url.as_str()),
                     9 => Some(ctx.charge.as_str()).filter(|c| !c.is_empty()),
                     10 => Some(ctx.allocations.as_str()).filter(|c| !c.is_empty()),
+                    11 => admitted
+                        .map(|a| a.routing_rule.as_str())
+                        .filter(|r| !r.is_empty()),
                     _ => None,
                 }
             });
