@@ -170,7 +170,13 @@ async fn forward_in_span(
         .and_then(|v| v.trim().parse::<u64>().ok());
     let _held = match state.bodies.hold(declared).await {
         Ok(held) => held,
-        Err(error) => return Answered::error(&error, metrics),
+        Err(error) => {
+            // Read and drop (never hold) what the client is still sending, up to the limit
+            // and while it keeps coming, so it reads the answer rather than a reset
+            // connection; one that sends nothing more is answered within a second.
+            discard_while_sent(body, state.max_body_bytes, LINGER).await;
+            return Answered::error(&error, metrics);
+        }
     };
     let body = match read_body(body, state.max_body_bytes).await {
         Ok(body) => body,
@@ -285,6 +291,21 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
                 GatewayError::bad_request("body", format!("cannot read the request body: {error}"))
             }
         }),
+    }
+}
+
+/// How long a refused body may go silent before its refusal is answered anyway.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads up to `limit` bytes of a body, dropping each piece as it comes, until it ends or sends
+/// nothing for `silence`.
+async fn discard_while_sent(mut body: Body, limit: usize, silence: std::time::Duration) {
+    let mut seen = 0usize;
+    while seen <= limit {
+        match tokio::time::timeout(silence, body.frame()).await {
+            Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |data| data.len()),
+            _ => return,
+        }
     }
 }
 
