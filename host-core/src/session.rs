@@ -478,10 +478,7 @@ impl Session {
     /// `all_keys_excluded`). A key the caller pinned names a key of this provider: no fallback
     /// (a key a routing rule pinned does not stop the rule's fallbacks).
     fn fall_back(&mut self, context: &AttemptContext<'_>, error: &GatewayError) -> bool {
-        let no_key_here = matches!(
-            &*error.error_type,
-            "no_keys" | "model_not_supported" | "all_keys_excluded"
-        );
+        let no_key_here = is_no_key(error);
         let pinned_by_caller = self.pinned_key.is_some() && !self.pinned_by_rule;
         if pinned_by_caller || !(self.retryable_here || no_key_here) {
             return false;

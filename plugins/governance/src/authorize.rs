@@ -90,8 +90,9 @@ fn routes(request: &AuthorizeRequest<'_>) -> bool {
 fn with_decision<'a>(mut admitted: Admission<'a>, decision: Option<Decision<'a>>) -> Admission<'a> {
     if let Some(decision) = decision {
         admitted.extensions = Extensions::new(decision.extensions);
-        if !decision.fallbacks.as_slice().is_empty() {
-            admitted.fallbacks = *decision.fallbacks;
+        let fallbacks = &decision.rule.fallbacks;
+        if !fallbacks.as_slice().is_empty() {
+            admitted.fallbacks = *fallbacks;
         }
     }
     admitted
@@ -121,9 +122,7 @@ impl Engine {
         let anonymous = || admission("", requested_provider(request));
         let Some(value) = find_virtual_key(request.headers.as_slice()) else {
             // No key: global routing rules only.
-            let decision = routes(request)
-                .then(|| self.route(None, &route_request(request)))
-                .flatten();
+            let decision = self.decide(None, request);
             if self.policy.options.enforce_virtual_keys {
                 deny!(KeywardError::new(
                     ErrorCode::VIRTUAL_KEY_REQUIRED,
@@ -161,9 +160,7 @@ impl Engine {
             usable = false;
         }
         // Bifrost routes only a usable key's requests.
-        let decision = (usable && routes(request))
-            .then(|| self.route(Some(key), &route_request(request)))
-            .flatten();
+        let decision = usable.then(|| self.decide(Some(key), request)).flatten();
         let (provider, model) = match decision {
             Some(decision) => (decision.provider.map(RStr::from_str), decision.model),
             None => (request.provider.into_option(), request.model.as_str()),
@@ -186,6 +183,19 @@ impl Engine {
                 Ok(self.finish(request.request_id, admitted, would_deny))
             }
         }
+    }
+
+    /// The routing decision for `request` of `key` (none: no key), when the host marks it
+    /// routable and a rule matches.
+    #[inline]
+    fn decide<'a>(
+        &'a self,
+        key: Option<&'a KeyPolicy>,
+        request: &AuthorizeRequest<'a>,
+    ) -> Option<Decision<'a>> {
+        routes(request)
+            .then(|| self.route(key, &route_request(request)))
+            .flatten()
     }
 
     #[inline]

@@ -159,7 +159,7 @@ async fn forward_in_span(
         tracing::info!(decision = %error.error_type, status = error.status, "denied");
         // Read and drop what the client sends (never held), so it gets the answer rather than
         // a reset connection.
-        discard_body(body, state.max_body_bytes).await;
+        discard_body(body, state.max_body_bytes, None).await;
         return Answered::error(&error, metrics);
     }
     // Room in the body budget, held until the request is answered (the body is kept for
@@ -174,7 +174,7 @@ async fn forward_in_span(
             // Read and drop (never hold) what the client is still sending, up to the limit
             // and while it keeps coming, so it reads the answer rather than a reset
             // connection; one that sends nothing more is answered within a second.
-            discard_while_sent(body, state.max_body_bytes, LINGER).await;
+            discard_body(body, state.max_body_bytes, Some(LINGER)).await;
             return Answered::error(&error, metrics);
         }
     };
@@ -297,26 +297,20 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, GatewayError> {
 /// How long a refused body may go silent before its refusal is answered anyway.
 const LINGER: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Reads up to `limit` bytes of a body, dropping each piece as it comes, until it ends or sends
-/// nothing for `silence`.
-async fn discard_while_sent(mut body: Body, limit: usize, silence: std::time::Duration) {
+/// Reads up to `limit` bytes of a body, dropping each piece as it comes (never held), until it
+/// ends — or, with a `silence`, sends nothing for that long.
+async fn discard_body(mut body: Body, limit: usize, silence: Option<std::time::Duration>) {
     let mut seen = 0usize;
     while seen <= limit {
-        match tokio::time::timeout(silence, body.frame()).await {
-            Ok(Some(Ok(frame))) => seen += frame.data_ref().map_or(0, |data| data.len()),
-            _ => return,
-        }
-    }
-}
-
-/// Reads up to `limit` bytes of a body and drops each piece as it comes.
-async fn discard_body(mut body: Body, limit: usize) {
-    let mut seen = 0usize;
-    while seen <= limit {
-        match body.frame().await {
-            Some(Ok(frame)) => {
-                seen += frame.data_ref().map_or(0, |data| data.len());
-            }
+        let frame = match silence {
+            Some(silence) => match tokio::time::timeout(silence, body.frame()).await {
+                Ok(frame) => frame,
+                Err(_) => return,
+            },
+            None => body.frame().await,
+        };
+        match frame {
+            Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |data| data.len()),
             _ => return,
         }
     }

@@ -8,6 +8,7 @@
 //! early rather than hang.
 
 use std::{
+    borrow::Cow,
     pin::Pin,
     task::{Context, Poll},
     time::Duration,
@@ -80,12 +81,12 @@ impl Stream for Metered {
                             return Poll::Ready(Some(Ok(data)));
                         };
                         match strip.pass(&data) {
-                            std::borrow::Cow::Borrowed(_) => return Poll::Ready(Some(Ok(data))),
-                            std::borrow::Cow::Owned(kept) if !kept.is_empty() => {
+                            Cow::Borrowed(_) => return Poll::Ready(Some(Ok(data))),
+                            Cow::Owned(kept) if !kept.is_empty() => {
                                 return Poll::Ready(Some(Ok(Bytes::from(kept))));
                             }
                             // Everything held back or dropped: wait for more.
-                            std::borrow::Cow::Owned(_) => {}
+                            Cow::Owned(_) => {}
                         }
                     }
                 }

@@ -6,7 +6,7 @@
 //! last match decides everything. Nothing is allocated unless an expression reads `params`
 //! (then the query string is decoded once per request).
 
-use keyward_plugin_api::ffi::{Extension, Fallbacks, Header};
+use keyward_plugin_api::ffi::{Extension, Header};
 
 use super::{
     cel::{MapVar, Var, Variables},
@@ -40,12 +40,10 @@ pub struct Decision<'a> {
     pub provider: Option<&'a str>,
     /// The model to call.
     pub model: &'a str,
-    /// The rule that decided.
+    /// The rule that decided (its fallbacks, when it has any, replace the virtual key's).
     pub rule: &'a Rule,
     /// What the admission tells the host (rule id, model, pinned key).
     pub extensions: &'a [Extension<'static>],
-    /// The rule's fallbacks (empty: the virtual key's).
-    pub fallbacks: &'a Fallbacks<'static>,
 }
 
 /// The variables of one chain step.
@@ -179,7 +177,6 @@ impl Engine {
             model,
             rule,
             extensions: answer,
-            fallbacks: &rule.fallbacks,
         })
     }
 

@@ -53,8 +53,6 @@ pub struct Target {
 pub struct Rule {
     /// Its id.
     pub id: &'static str,
-    /// Its name, for logs.
-    pub name: String,
     /// Its condition.
     pub expression: Expression,
     /// Whether a match evaluates the rules again with its target.
@@ -200,7 +198,6 @@ impl RoutingTable {
             let index = u32::try_from(table.rules.len()).unwrap_or(u32::MAX);
             table.rules.push(Rule {
                 id: intern(&rule.id),
-                name: rule.name.clone(),
                 expression,
                 chain,
                 total_weight: targets.iter().map(|t| t.weight).sum(),
@@ -232,35 +229,9 @@ impl RoutingTable {
                 ),
             ));
         }
+        build_answers(&mut table.rules, &chain_models);
         table.chain_models = chain_models;
-        table.build_answers();
         Ok(table)
-    }
-
-    /// Fills every target's answers: rule id, model (when one is known), pinned key.
-    fn build_answers(&mut self) {
-        let chain_models = self.chain_models.clone();
-        for rule in &mut self.rules {
-            let id = rule.id;
-            for target in &mut rule.targets {
-                let pin = target
-                    .pin
-                    .map(|key| Extension::text(ExtensionKey::ROUTED_KEY, key));
-                let answer = |model: Option<&'static str>| -> Box<[Extension<'static>]> {
-                    let mut entries = vec![Extension::text(ExtensionKey::ROUTING_RULE, id)];
-                    if let Some(model) = model {
-                        entries.push(Extension::text(ExtensionKey::ROUTED_MODEL, model));
-                    }
-                    entries.extend(pin);
-                    entries.into_boxed_slice()
-                };
-                let mut answers = vec![answer(target.model)];
-                if target.model.is_none() {
-                    answers.extend(chain_models.iter().map(|&m| answer(Some(m))));
-                }
-                target.answers = answers;
-            }
-        }
     }
 
     /// The rules a request of virtual key `key` (team `team`, customer `customer`) meets, most
@@ -281,6 +252,32 @@ impl RoutingTable {
             scoped(&self.by_customer, customer),
             &self.global,
         ]
+    }
+}
+
+/// Fills every target's answers: rule id, model (when one is known), pinned key — for a target
+/// without a model, one more answer for each model a chain rule may have chosen.
+fn build_answers(rules: &mut [Rule], chain_models: &[&'static str]) {
+    for rule in rules {
+        let id = rule.id;
+        for target in &mut rule.targets {
+            let pin = target
+                .pin
+                .map(|key| Extension::text(ExtensionKey::ROUTED_KEY, key));
+            let answer = |model: Option<&'static str>| -> Box<[Extension<'static>]> {
+                let mut entries = vec![Extension::text(ExtensionKey::ROUTING_RULE, id)];
+                if let Some(model) = model {
+                    entries.push(Extension::text(ExtensionKey::ROUTED_MODEL, model));
+                }
+                entries.extend(pin);
+                entries.into_boxed_slice()
+            };
+            let mut answers = vec![answer(target.model)];
+            if target.model.is_none() {
+                answers.extend(chain_models.iter().map(|&m| answer(Some(m))));
+            }
+            target.answers = answers;
+        }
     }
 }
 
